@@ -1,0 +1,3 @@
+module github.com/previewgate/previewgate
+
+go 1.26.0

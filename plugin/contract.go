@@ -1,0 +1,109 @@
+package plugin
+
+// This file is the wire contract between the plugin (running inside Traefik)
+// and the resolver's decision endpoint. It is written once, here, and both
+// sides use these constants: the resolver imports this package.
+//
+// # Decision request
+//
+// On a cache miss the plugin sends
+//
+//	GET {resolverURL}/v1/decide
+//	X-Previewgate-Key:           the shared secret (the resolver answers 401 without it)
+//	X-Previewgate-Route:         "preview", "toolbox" or "gateway" (see RoutePreview…)
+//	X-Previewgate-Sandbox:       the sandbox id or signed token from the host label
+//	                             (preview) or from the path (toolbox); empty for gateway
+//	X-Previewgate-Port:          the port from the host label (preview only)
+//	X-Previewgate-Host:          the original Host header
+//	X-Previewgate-Method:        the original method
+//	X-Previewgate-Path:          the original escaped path
+//	X-Previewgate-Query:         the original raw query
+//	X-Previewgate-Client-Ip:     the client's IP as Traefik saw it
+//	X-Previewgate-Bearer:        the token of "Authorization: Bearer <token>", if any
+//	X-Previewgate-Preview-Token: the X-Daytona-Preview-Token header, if any
+//	X-Previewgate-Query-Token:   the DAYTONA_SANDBOX_AUTH_KEY query parameter, if any
+//	X-Previewgate-Cookie:        the value of cookie daytona-sandbox-auth-<sandbox>, if any
+//
+// Credentials travel in their own headers so that the resolver never has to
+// parse the client's Cookie or Authorization header, and never sees the
+// client's other cookies.
+//
+// # Decision response
+//
+// Forward: status 200 and
+//
+//	X-Previewgate-Decision:            "forward"
+//	X-Previewgate-Runner:              the runner id (routing mode "runners")
+//	X-Previewgate-Runner-Auth:         the whole value for X-Daytona-Authorization ("Bearer <runner key>")
+//	X-Previewgate-Prefix:              the upstream path prefix: "/sandboxes/{id}/toolbox/proxy/{port}"
+//	                                   (preview) or "/sandboxes/{id}/toolbox" (toolbox)
+//	X-Previewgate-Strip-Authorization: "1" when the client's Authorization header was the
+//	                                   credential that was accepted (it is then removed, as Daytona does)
+//	X-Previewgate-Ttl:                 whole seconds the plugin may reuse this decision for the
+//	                                   same host and credentials; "0" or absent: do not cache
+//
+// Respond: any status with "X-Previewgate-Decision: respond"; the plugin sends
+// that status, the response headers (less the X-Previewgate-* ones and
+// hop-by-hop headers) and the body to the client as they are.
+//
+// Anything else (no decision header, another value, a transport error, a
+// timeout) is a resolver failure: the plugin answers 502 or 503 with
+// Daytona's JSON error body and forwards nothing.
+const (
+	// DecidePath is the resolver's decision endpoint (on its internal listener).
+	DecidePath = "/v1/decide"
+	// TraefikConfigPath serves the per-runner child routers and services to
+	// Traefik's HTTP provider (internal listener, same shared secret).
+	TraefikConfigPath = "/v1/traefik/config"
+
+	HeaderKey          = "X-Previewgate-Key"
+	HeaderRoute        = "X-Previewgate-Route"
+	HeaderSandbox      = "X-Previewgate-Sandbox"
+	HeaderPort         = "X-Previewgate-Port"
+	HeaderHost         = "X-Previewgate-Host"
+	HeaderMethod       = "X-Previewgate-Method"
+	HeaderPath         = "X-Previewgate-Path"
+	HeaderQuery        = "X-Previewgate-Query"
+	HeaderClientIP     = "X-Previewgate-Client-Ip"
+	HeaderBearer       = "X-Previewgate-Bearer"
+	HeaderPreviewToken = "X-Previewgate-Preview-Token"
+	HeaderQueryToken   = "X-Previewgate-Query-Token"
+	HeaderCookie       = "X-Previewgate-Cookie"
+
+	HeaderDecision  = "X-Previewgate-Decision"
+	HeaderRunner    = "X-Previewgate-Runner"
+	HeaderRunnerKey = "X-Previewgate-Runner-Auth"
+	HeaderPrefix    = "X-Previewgate-Prefix"
+	HeaderStripAuth = "X-Previewgate-Strip-Authorization"
+	HeaderTTL       = "X-Previewgate-Ttl"
+
+	// HeaderPrefixAll is what every contract header starts with; the plugin
+	// never lets a client-sent header with this prefix reach an upstream.
+	HeaderPrefixAll = "X-Previewgate-"
+
+	DecisionForward = "forward"
+	DecisionRespond = "respond"
+
+	RoutePreview = "preview"
+	RouteToolbox = "toolbox"
+	RouteGateway = "gateway"
+
+	// DefaultRunnerHeader is the request header the plugin sets to the
+	// runner id so that Traefik's child routers (one per runner) can match
+	// it. The plugin deletes every client copy first.
+	DefaultRunnerHeader = "X-Previewgate-Runner"
+)
+
+// Daytona's wire names (apps/proxy v0.190.0).
+const (
+	HeaderDaytonaAuthorization = "X-Daytona-Authorization"
+	HeaderDaytonaPreviewToken  = "X-Daytona-Preview-Token"
+	HeaderForwardedHost        = "X-Forwarded-Host"
+	QueryAuthKey               = "DAYTONA_SANDBOX_AUTH_KEY"
+	CookieAuthPrefix           = "daytona-sandbox-auth-"
+
+	// Ports that always need authentication, even on public sandboxes.
+	PortTerminal          = 22222
+	PortToolbox           = 2280
+	PortRecordingDashboard = 33333
+)

@@ -103,7 +103,7 @@ const (
 	CookieAuthPrefix           = "daytona-sandbox-auth-"
 
 	// Ports that always need authentication, even on public sandboxes.
-	PortTerminal          = 22222
-	PortToolbox           = 2280
+	PortTerminal           = 22222
+	PortToolbox            = 2280
 	PortRecordingDashboard = 33333
 )

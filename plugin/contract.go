@@ -23,6 +23,8 @@ package plugin
 //	X-Previewgate-Preview-Token: the X-Daytona-Preview-Token header, if any
 //	X-Previewgate-Query-Token:   the DAYTONA_SANDBOX_AUTH_KEY query parameter, if any
 //	X-Previewgate-Cookie:        the value of cookie daytona-sandbox-auth-<sandbox>, if any
+//	X-Previewgate-Skip-Activity: "true" when the client sent
+//	                             X-Daytona-Skip-Last-Activity-Update: true
 //
 // Credentials travel in their own headers so that the resolver never has to
 // parse the client's Cookie or Authorization header, and never sees the
@@ -69,6 +71,7 @@ const (
 	HeaderPreviewToken = "X-Previewgate-Preview-Token"
 	HeaderQueryToken   = "X-Previewgate-Query-Token"
 	HeaderCookie       = "X-Previewgate-Cookie"
+	HeaderSkipActivity = "X-Previewgate-Skip-Activity"
 
 	HeaderDecision  = "X-Previewgate-Decision"
 	HeaderRunner    = "X-Previewgate-Runner"
@@ -76,10 +79,6 @@ const (
 	HeaderPrefix    = "X-Previewgate-Prefix"
 	HeaderStripAuth = "X-Previewgate-Strip-Authorization"
 	HeaderTTL       = "X-Previewgate-Ttl"
-
-	// HeaderPrefixAll is what every contract header starts with; the plugin
-	// never lets a client-sent header with this prefix reach an upstream.
-	HeaderPrefixAll = "X-Previewgate-"
 
 	DecisionForward = "forward"
 	DecisionRespond = "respond"
@@ -99,6 +98,7 @@ const (
 	HeaderDaytonaAuthorization = "X-Daytona-Authorization"
 	HeaderDaytonaPreviewToken  = "X-Daytona-Preview-Token"
 	HeaderForwardedHost        = "X-Forwarded-Host"
+	HeaderSkipLastActivity     = "X-Daytona-Skip-Last-Activity-Update"
 	QueryAuthKey               = "DAYTONA_SANDBOX_AUTH_KEY"
 	CookieAuthPrefix           = "daytona-sandbox-auth-"
 

@@ -1,0 +1,87 @@
+package plugin
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func FuzzParseLabel(f *testing.F) {
+	for _, s := range []string{"3000-demo", "0-x", "65536-x", "1-a-b-c", "3000-", "-x", "22222-abcdefghij012345", "3000-DEMO"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, label string) {
+		port, id, ok := ParseLabel(label)
+		if !ok {
+			return
+		}
+		if label != port+"-"+id || len(label) > MaxLabel {
+			t.Fatalf("%q split into %q and %q", label, port, id)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != port {
+			t.Fatalf("%q: port %q", label, port)
+		}
+		for _, c := range id {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				t.Fatalf("%q: id %q has %q", label, id, c)
+			}
+		}
+		if id[0] == '-' || id[len(id)-1] == '-' {
+			t.Fatalf("%q: id %q", label, id)
+		}
+	})
+}
+
+// dotSegmentRef is the obvious, slow definition of hasDotSegment.
+func dotSegmentRef(p string) bool {
+	for _, seg := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzHasDotSegment(f *testing.F) {
+	for _, s := range []string{"/a/../b", "/..", "/a\\..\\b", "/.well-known", "..", "/a/./", "//..//"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if got, want := hasDotSegment(p), dotSegmentRef(p); got != want {
+			t.Fatalf("hasDotSegment(%q) = %v, want %v", p, got, want)
+		}
+	})
+}
+
+func FuzzTakeQueryKey(f *testing.F) {
+	for _, s := range []string{"a=1&DAYTONA_SANDBOX_AUTH_KEY=t&b=2", "DAYTONA%5FSANDBOX_AUTH_KEY=x", "x=%zz", "&&", "DAYTONA_SANDBOX_AUTH_KEY"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, rest, found := takeQueryKey(raw)
+		if !found {
+			if rest != raw {
+				t.Fatalf("nothing found but the query changed: %q -> %q", raw, rest)
+			}
+			return
+		}
+		if _, _, again := takeQueryKey(rest); again {
+			t.Fatalf("%q: the key survived in %q", raw, rest)
+		}
+		// What is kept is the original parameters, in order.
+		var kept []string
+		for _, p := range strings.Split(raw, "&") {
+			k := p
+			if i := strings.IndexByte(p, '='); i >= 0 {
+				k = p[:i]
+			}
+			if _, _, isKey := takeQueryKey(k + "="); !isKey {
+				kept = append(kept, p)
+			}
+		}
+		if strings.Join(kept, "&") != rest {
+			t.Fatalf("%q: kept %q, want %q", raw, rest, strings.Join(kept, "&"))
+		}
+	})
+}

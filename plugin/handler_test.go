@@ -1,0 +1,488 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testSecret = "test-secret-0123456789abcdef"
+
+// fakeResolver speaks the resolver's side of the contract from a table.
+type fakeResolver struct {
+	mu    sync.Mutex
+	calls []http.Header
+	// answer decides from the request headers; nil means a default forward.
+	answer func(w http.ResponseWriter, r *http.Request)
+}
+
+func (f *fakeResolver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.calls = append(f.calls, r.Header.Clone())
+	f.mu.Unlock()
+	if r.URL.Path != DecidePath || r.Header.Get(HeaderKey) != testSecret {
+		http.Error(w, "no", http.StatusUnauthorized)
+		return
+	}
+	if f.answer != nil {
+		f.answer(w, r)
+		return
+	}
+	forward(w, r, "10")
+}
+
+func (f *fakeResolver) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func (f *fakeResolver) last() http.Header {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[len(f.calls)-1]
+}
+
+func forward(w http.ResponseWriter, r *http.Request, ttl string) {
+	h := w.Header()
+	id := r.Header.Get(HeaderSandbox)
+	h.Set(HeaderDecision, DecisionForward)
+	h.Set(HeaderRunner, "runner-"+id)
+	h.Set(HeaderRunnerKey, "Bearer key-"+id)
+	if r.Header.Get(HeaderRoute) == RouteToolbox {
+		h.Set(HeaderPrefix, "/sandboxes/"+id+"/toolbox")
+	} else {
+		h.Set(HeaderPrefix, "/sandboxes/"+id+"/toolbox/proxy/"+r.Header.Get(HeaderPort))
+	}
+	if r.Header.Get(HeaderBearer) != "" {
+		h.Set(HeaderStripAuth, "1")
+	}
+	h.Set(HeaderTTL, ttl)
+}
+
+// seen is what the next handler (Traefik's proxy) received.
+type seen struct {
+	called     bool
+	path, raw  string
+	requestURI string
+	header     http.Header
+}
+
+func newTestHandler(t *testing.T, f *fakeResolver, mutate func(*Config)) (http.Handler, *seen, *httptest.Server) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	s := &seen{}
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.called = true
+		s.path, s.raw, s.requestURI = r.URL.Path, r.URL.RawPath, r.RequestURI
+		s.header = r.Header.Clone()
+		w.WriteHeader(http.StatusTeapot)
+	})
+	cfg := CreateConfig()
+	cfg.PreviewDomains = []string{"preview.test", "Localhost"}
+	cfg.ResolverURL = srv.URL
+	cfg.ResolverSecret = testSecret
+	if mutate != nil {
+		mutate(cfg)
+	}
+	h, err := New(context.Background(), next, cfg, t.Name())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return h, s, srv
+}
+
+func serve(h http.Handler, method, target string, header map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range header {
+		if strings.EqualFold(k, "host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestForwardRewritesTowardTheRunner(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	rec := serve(h, "POST", "http://3000-demo.preview.test:8000/a%2Fb/c?x=1&y=%2F", map[string]string{
+		HeaderDaytonaAuthorization: "Bearer spoofed",
+		DefaultRunnerHeader:        "runner-other",
+		HeaderSkipLastActivity:     "true",
+	})
+	if rec.Code != http.StatusTeapot || !s.called {
+		t.Fatalf("status %d, next called %v", rec.Code, s.called)
+	}
+	if s.path != "/sandboxes/demo/toolbox/proxy/3000/a/b/c" || s.raw != "/sandboxes/demo/toolbox/proxy/3000/a%2Fb/c" {
+		t.Errorf("path %q raw %q", s.path, s.raw)
+	}
+	if s.requestURI != "/sandboxes/demo/toolbox/proxy/3000/a%2Fb/c?x=1&y=%2F" {
+		t.Errorf("RequestURI %q", s.requestURI)
+	}
+	if got := s.header[HeaderDaytonaAuthorization]; len(got) != 1 || got[0] != "Bearer key-demo" {
+		t.Errorf("X-Daytona-Authorization %q", got)
+	}
+	if got := s.header[DefaultRunnerHeader]; len(got) != 1 || got[0] != "runner-demo" {
+		t.Errorf("runner header %q", got)
+	}
+	if s.header.Get(HeaderSkipLastActivity) != "" {
+		t.Error("X-Daytona-Skip-Last-Activity-Update reached the sandbox")
+	}
+	c := f.last()
+	want := map[string]string{
+		HeaderRoute: RoutePreview, HeaderSandbox: "demo", HeaderPort: "3000", HeaderHost: "3000-demo.preview.test:8000",
+		HeaderMethod: "POST", HeaderPath: "/a%2Fb/c", HeaderQuery: "x=1&y=%2F", HeaderSkipActivity: "true",
+		HeaderClientIP: "192.0.2.1",
+	}
+	for k, v := range want {
+		if c.Get(k) != v {
+			t.Errorf("resolver got %s=%q, want %q", k, c.Get(k), v)
+		}
+	}
+}
+
+func TestCredentialsGoToTheResolverAndNeverToTheSandbox(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	serve(h, "GET", "http://8080-demo.localhost/p?z=1&DAYTONA_SANDBOX_AUTH_KEY=qtok&a=2", map[string]string{
+		HeaderDaytonaPreviewToken: "htok",
+		"Cookie":                  "app=1; daytona-sandbox-auth-demo=cval; daytona-sandbox-auth-other=x; pkce_verifier=v; daytona-preview-page-accepted=true; z=2",
+	})
+	c := f.last()
+	if c.Get(HeaderPreviewToken) != "htok" || c.Get(HeaderQueryToken) != "qtok" || c.Get(HeaderCookie) != "cval" {
+		t.Errorf("resolver got token %q query %q cookie %q", c.Get(HeaderPreviewToken), c.Get(HeaderQueryToken), c.Get(HeaderCookie))
+	}
+	if c.Get(HeaderBearer) != "" {
+		t.Errorf("bearer %q", c.Get(HeaderBearer))
+	}
+	if s.header.Get(HeaderDaytonaPreviewToken) != "" {
+		t.Error("preview token header reached the sandbox")
+	}
+	if s.requestURI != "/sandboxes/demo/toolbox/proxy/8080/p?z=1&a=2" {
+		t.Errorf("RequestURI %q", s.requestURI)
+	}
+	if got := s.header["Cookie"]; len(got) != 1 || got[0] != "app=1; z=2" {
+		t.Errorf("Cookie reaching the sandbox: %q", got)
+	}
+}
+
+func TestBearerIsStrippedOnlyWhenItWasTheCredential(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	serve(h, "GET", "http://3000-demo.localhost/", map[string]string{"Authorization": "Bearer user-key"})
+	if f.last().Get(HeaderBearer) != "user-key" {
+		t.Errorf("bearer %q", f.last().Get(HeaderBearer))
+	}
+	if s.header.Get("Authorization") != "" {
+		t.Error("an accepted bearer token reached the sandbox")
+	}
+	serve(h, "GET", "http://3000-demo.localhost/", map[string]string{"Authorization": "Basic YXBwOmFwcA=="})
+	if s.header.Get("Authorization") != "Basic YXBwOmFwcA==" {
+		t.Error("the app's own Authorization header was removed")
+	}
+}
+
+func TestBadHostsAre400AndNeverAsked(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	for _, host := range []string{
+		"3000-demo.other.test", "demo.preview.test", "0-demo.preview.test", "70000-demo.preview.test",
+		"3000-Demo_x.preview.test", "a.3000-demo.preview.test", "preview.test.evil", "[::1]:80", "3000-.preview.test",
+	} {
+		rec := serve(h, "GET", "http://x/", map[string]string{"Host": host})
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d", host, rec.Code)
+		}
+		var body ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.StatusCode != 400 || body.Code != "BAD_REQUEST" ||
+			body.Path != "/" || body.Method != "GET" || body.Timestamp == "" || !strings.Contains(body.Message, "{port}-{sandboxId}") {
+			t.Errorf("%s: body %s (%v)", host, rec.Body.String(), err)
+		}
+	}
+	if f.count() != 0 || s.called {
+		t.Errorf("resolver calls %d, next called %v", f.count(), s.called)
+	}
+}
+
+func TestDotSegmentsAre400(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	for _, p := range []string{"/..%2f..%2fx", "/%2e%2e/x", "/a%5c..%5cx", "/a/%2e/b", "/..%5C"} {
+		rec := serve(h, "GET", "http://3000-demo.localhost"+p, nil)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d", p, rec.Code)
+		}
+	}
+	if f.count() != 0 || s.called {
+		t.Errorf("resolver calls %d, next called %v", f.count(), s.called)
+	}
+}
+
+func TestRespondIsPassedThrough(t *testing.T) {
+	f := &fakeResolver{answer: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(HeaderDecision, DecisionRespond)
+		w.Header().Set(HeaderRunnerKey, "Bearer must-not-leak")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Www-Authenticate", "Bearer")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"statusCode":401}`))
+	}}
+	h, s, _ := newTestHandler(t, f, nil)
+	rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
+	if rec.Code != 401 || rec.Body.String() != `{"statusCode":401}` || rec.Header().Get("Www-Authenticate") != "Bearer" {
+		t.Errorf("got %d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+	if rec.Header().Get(HeaderRunnerKey) != "" || s.called {
+		t.Error("a respond decision leaked contract headers or was forwarded")
+	}
+}
+
+func TestResolverFailuresFailClosed(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+		status int
+	}{
+		{"500 without decision", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, 502},
+		{"200 without decision", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }, 502},
+		{"unknown decision", func(w http.ResponseWriter, r *http.Request) { w.Header().Set(HeaderDecision, "maybe") }, 502},
+		{"forward without runner key", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set(HeaderDecision, DecisionForward)
+			w.Header().Set(HeaderRunner, "r1")
+			w.Header().Set(HeaderPrefix, "/sandboxes/demo/toolbox/proxy/3000")
+		}, 502},
+		{"forward with a foreign prefix", func(w http.ResponseWriter, r *http.Request) {
+			forward(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/admin")
+		}, 502},
+		{"slow", func(w http.ResponseWriter, r *http.Request) { time.Sleep(400 * time.Millisecond); forward(w, r, "0") }, 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, s, _ := newTestHandler(t, &fakeResolver{answer: tt.answer}, func(c *Config) { c.ResolverTimeout = "100ms" })
+			rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
+			if rec.Code != tt.status || s.called {
+				t.Errorf("status %d (want %d), forwarded %v", rec.Code, tt.status, s.called)
+			}
+			if !strings.Contains(rec.Header().Get("Content-Type"), "application/json") {
+				t.Errorf("content type %q", rec.Header().Get("Content-Type"))
+			}
+		})
+	}
+
+	t.Run("unreachable", func(t *testing.T) {
+		h, s, srv := newTestHandler(t, &fakeResolver{}, nil)
+		srv.Close()
+		rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
+		if rec.Code != http.StatusServiceUnavailable || s.called {
+			t.Errorf("status %d, forwarded %v", rec.Code, s.called)
+		}
+	})
+}
+
+func TestDecisionsAreCachedPerHostAndCredential(t *testing.T) {
+	f := &fakeResolver{}
+	h, _, _ := newTestHandler(t, f, nil)
+	get := func(host, token string) {
+		hdr := map[string]string{"Host": host}
+		if token != "" {
+			hdr[HeaderDaytonaPreviewToken] = token
+		}
+		if rec := serve(h, "GET", "http://x/", hdr); rec.Code != http.StatusTeapot {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	get("3000-a.localhost", "t1")
+	get("3000-a.localhost:9999", "t1") // same host, other port: same decision
+	get("3000-A.localhost", "t1")      // hosts are case-insensitive
+	if f.count() != 1 {
+		t.Fatalf("resolver calls %d, want 1", f.count())
+	}
+	get("3000-a.localhost", "t2") // another credential
+	get("3000-b.localhost", "t1") // another sandbox, same credential
+	get("3001-a.localhost", "t1") // another port
+	if f.count() != 4 {
+		t.Fatalf("resolver calls %d, want 4", f.count())
+	}
+
+}
+
+func TestCacheSurvivesRebuildsAndHonoursTTL(t *testing.T) {
+	f := &fakeResolver{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	build := func() http.Handler {
+		cfg := CreateConfig()
+		cfg.PreviewDomains = []string{"localhost"}
+		cfg.ResolverURL = srv.URL
+		cfg.ResolverSecret = testSecret
+		h, err := New(context.Background(), next, cfg, "rebuild")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	serve(build(), "GET", "http://3000-a.localhost/", nil)
+	serve(build(), "GET", "http://3000-a.localhost/", nil)
+	if f.count() != 1 {
+		t.Errorf("resolver calls after a rebuild %d, want 1", f.count())
+	}
+
+	f.answer = func(w http.ResponseWriter, r *http.Request) { forward(w, r, "0") }
+	h := build()
+	serve(h, "GET", "http://3000-b.localhost/", nil)
+	serve(h, "GET", "http://3000-b.localhost/", nil)
+	if f.count() != 3 {
+		t.Errorf("TTL 0 was cached: resolver calls %d, want 3", f.count())
+	}
+}
+
+func TestCacheOffAsksEveryTime(t *testing.T) {
+	f := &fakeResolver{}
+	h, _, _ := newTestHandler(t, f, func(c *Config) { c.CacheSize = 0 })
+	for i := 0; i < 3; i++ {
+		serve(h, "GET", "http://3000-a.localhost/", nil)
+	}
+	if f.count() != 3 {
+		t.Errorf("resolver calls %d, want 3", f.count())
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	c := &decisionCache{limit: 100}
+	now := time.Now().UnixNano()
+	for i := 0; i < 1000; i++ {
+		c.put(string(rune('a'+i%26))+strings.Repeat("x", i), &decision{expires: now + int64(time.Hour)}, now)
+	}
+	if n := c.len(); n > 100 {
+		t.Errorf("cache holds %d entries, limit 100", n)
+	}
+	c.put("expired", &decision{expires: now - 1}, now)
+	if c.get("expired", now) != nil {
+		t.Error("an expired decision was returned")
+	}
+}
+
+func TestGatewayHost(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+
+	rec := serve(h, "GET", "http://preview.test/health", nil)
+	if rec.Code != 200 || rec.Body.String() != `{"status":"ok","version":"`+Version+`"}` {
+		t.Errorf("health: %d %s", rec.Code, rec.Body.String())
+	}
+
+	rec = serve(h, "PUT", "http://preview.test/toolbox/demo/files/a%20b?path=/x", map[string]string{
+		"Authorization": "Bearer k", "Cookie": "daytona-sandbox-auth-demo=cv",
+	})
+	if rec.Code != http.StatusTeapot {
+		t.Fatalf("toolbox: status %d %s", rec.Code, rec.Body.String())
+	}
+	c := f.last()
+	if c.Get(HeaderRoute) != RouteToolbox || c.Get(HeaderSandbox) != "demo" || c.Get(HeaderCookie) != "cv" || c.Get(HeaderPort) != "" {
+		t.Errorf("toolbox decision request %v", c)
+	}
+	if s.requestURI != "/sandboxes/demo/toolbox/files/a%20b?path=/x" {
+		t.Errorf("toolbox RequestURI %q", s.requestURI)
+	}
+
+	rec = serve(h, "GET", "http://preview.test/toolbox/demo", nil)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("/toolbox/{id} without a path: %d", rec.Code)
+	}
+	rec = serve(h, "GET", "http://preview.test/toolbox/Bad_Id/x", nil)
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("bad toolbox id: %d", rec.Code)
+	}
+
+	f.answer = func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(HeaderRoute) != RouteGateway {
+			t.Errorf("route %q", r.Header.Get(HeaderRoute))
+		}
+		w.Header().Set(HeaderDecision, DecisionRespond)
+		w.WriteHeader(http.StatusNotFound)
+	}
+	s.called = false
+	if rec := serve(h, "GET", "http://preview.test/other", nil); rec.Code != http.StatusNotFound || s.called {
+		t.Errorf("other gateway path: %d, forwarded %v", rec.Code, s.called)
+	}
+	// A forward decision for a gateway path is a contract violation.
+	f.answer = func(w http.ResponseWriter, r *http.Request) { forward(w, r, "10") }
+	if rec := serve(h, "GET", "http://preview.test/other", nil); rec.Code != http.StatusBadGateway || s.called {
+		t.Errorf("forward on gateway path: %d, forwarded %v", rec.Code, s.called)
+	}
+}
+
+func TestDirectRoutingSetsNoRunnerHeader(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, func(c *Config) { c.Routing = RoutingDirect })
+	serve(h, "GET", "http://3000-a.localhost/", map[string]string{DefaultRunnerHeader: "spoof"})
+	if !s.called || s.header.Get(DefaultRunnerHeader) != "spoof" && s.header.Get(DefaultRunnerHeader) != "" {
+		t.Fatalf("called %v header %q", s.called, s.header.Get(DefaultRunnerHeader))
+	}
+	if s.header.Get(HeaderDaytonaAuthorization) != "Bearer key-a" {
+		t.Errorf("runner auth %q", s.header.Get(HeaderDaytonaAuthorization))
+	}
+}
+
+func TestNewReportsEveryProblem(t *testing.T) {
+	cfg := &Config{
+		PreviewDomains:  []string{"ok.test", "bad domain"},
+		ResolverURL:     "ftp://x",
+		ResolverTimeout: "soon",
+		Routing:         "sideways",
+		CacheSize:       -1,
+		CacheMaxTTL:     "x",
+	}
+	_, err := New(context.Background(), http.NotFoundHandler(), cfg, "bad")
+	if err == nil {
+		t.Fatal("New accepted a bad configuration")
+	}
+	for _, want := range []string{"previewDomains", "resolverURL", "resolverSecret", "resolverTimeout", "routing", "cacheSize", "cacheMaxTTL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
+
+func TestNewReadsTheSecretFromFileOrEnv(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte(testSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv("PREVIEWGATE_TEST_SECRET", testSecret)
+	defer os.Unsetenv("PREVIEWGATE_TEST_SECRET")
+	for _, c := range []*Config{
+		{ResolverSecretFile: file},
+		{ResolverSecretEnv: "PREVIEWGATE_TEST_SECRET"},
+	} {
+		cfg := CreateConfig()
+		cfg.PreviewDomains = []string{"localhost"}
+		cfg.ResolverURL = "http://127.0.0.1:1"
+		cfg.ResolverSecretFile, cfg.ResolverSecretEnv = c.ResolverSecretFile, c.ResolverSecretEnv
+		if _, err := New(context.Background(), http.NotFoundHandler(), cfg, "s"); err != nil {
+			t.Errorf("New: %v", err)
+		}
+	}
+	cfg := CreateConfig()
+	cfg.PreviewDomains = []string{"localhost"}
+	cfg.ResolverURL = "http://127.0.0.1:1"
+	cfg.ResolverSecret, cfg.ResolverSecretEnv = testSecret, "PREVIEWGATE_TEST_SECRET"
+	if _, err := New(context.Background(), http.NotFoundHandler(), cfg, "s"); err == nil {
+		t.Error("two secret sources were accepted")
+	}
+}

@@ -1,0 +1,134 @@
+package plugin
+
+import "testing"
+
+func TestParseLabel(t *testing.T) {
+	tests := []struct {
+		label, port, id string
+		ok              bool
+	}{
+		{"3000-demo", "3000", "demo", true},
+		{"1-a", "1", "a", true},
+		{"65535-9f1c2a3b-1111-4222-8333-444455556666", "65535", "9f1c2a3b-1111-4222-8333-444455556666", true},
+		{"2280-abcdefghij012345", "2280", "abcdefghij012345", true},
+		{"0-demo", "", "", false},
+		{"65536-demo", "", "", false},
+		{"03000-demo", "", "", false},
+		{"+1-demo", "", "", false},
+		{"3000", "", "", false},
+		{"3000-", "", "", false},
+		{"-demo", "", "", false},
+		{"3000--demo", "", "", false},
+		{"3000-demo-", "", "", false},
+		{"3000-Demo", "", "", false},
+		{"3000-de_mo", "", "", false},
+		{"3000-de.mo", "", "", false},
+		{"123456-demo", "", "", false},
+		{"3000-" + string(make([]byte, 58)), "", "", false},
+		{"", "", "", false},
+	}
+	for _, tt := range tests {
+		port, id, ok := ParseLabel(tt.label)
+		if ok != tt.ok || port != tt.port || id != tt.id {
+			t.Errorf("ParseLabel(%q) = %q, %q, %v; want %q, %q, %v", tt.label, port, id, ok, tt.port, tt.id, tt.ok)
+		}
+	}
+}
+
+func TestParsePort(t *testing.T) {
+	for s, want := range map[string]int{"1": 1, "80": 80, "65535": 65535} {
+		if p, ok := ParsePort(s); !ok || p != want {
+			t.Errorf("ParsePort(%q) = %d, %v", s, p, ok)
+		}
+	}
+	for _, s := range []string{"", "0", "00", "065", "65536", "99999", "-1", "1e3", " 80", "８０"} {
+		if p, ok := ParsePort(s); ok {
+			t.Errorf("ParsePort(%q) = %d, true; want false", s, p)
+		}
+	}
+}
+
+func TestIsSignedToken(t *testing.T) {
+	if !IsSignedToken("abcdefghij012345") {
+		t.Error("16 lower-case alphanumerics should be a signed token")
+	}
+	for _, s := range []string{"abcdefghij01234", "abcdefghij0123456", "abcdefghij-12345", "ABCDEFGHIJ012345"} {
+		if IsSignedToken(s) {
+			t.Errorf("IsSignedToken(%q) = true", s)
+		}
+	}
+}
+
+func TestAlwaysAuthPort(t *testing.T) {
+	for _, p := range []string{"22222", "2280", "33333"} {
+		if !AlwaysAuthPort(p) {
+			t.Errorf("AlwaysAuthPort(%q) = false", p)
+		}
+	}
+	if AlwaysAuthPort("3000") {
+		t.Error("AlwaysAuthPort(3000) = true")
+	}
+}
+
+func TestHasDotSegment(t *testing.T) {
+	tests := map[string]bool{
+		"/":                    false,
+		"":                     false,
+		"/a/b.js":              false,
+		"/.well-known/x":       false,
+		"/a/..b/c":             false,
+		"/a/b..":               false,
+		"/..":                  true,
+		"/.":                   true,
+		"/a/./b":               true,
+		"/a/../b":              true,
+		"/a/..":                true,
+		"/a\\..\\b":            true,
+		"/a\\.":                true,
+		"/..\\x":               true,
+		"..":                   true,
+		"/a/.../b":             false,
+		"/a%2e%2e/b":           false, // decoded paths never hold %2e; this is a literal name
+		"/x/../../sb2/toolbox": true,
+	}
+	for p, want := range tests {
+		if got := hasDotSegment(p); got != want {
+			t.Errorf("hasDotSegment(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestTakeQueryKey(t *testing.T) {
+	tests := []struct {
+		raw, token, rest string
+		found            bool
+	}{
+		{"a=1&b=2", "", "a=1&b=2", false},
+		{"DAYTONA_SANDBOX_AUTH_KEY=tok", "tok", "", true},
+		{"z=1&DAYTONA_SANDBOX_AUTH_KEY=tok&a=2", "tok", "z=1&a=2", true},
+		{"z=%2F&DAYTONA_SANDBOX_AUTH_KEY=t%2Bk&a=2&DAYTONA_SANDBOX_AUTH_KEY=second", "t+k", "z=%2F&a=2", true},
+		{"DAYTONA%5FSANDBOX_AUTH_KEY=enc&q=1", "enc", "q=1", true},
+		{"x=%zz&DAYTONA_SANDBOX_AUTH_KEY=tok", "tok", "x=%zz", true},
+		{"DAYTONA_SANDBOX_AUTH_KEYX=no&b", "", "DAYTONA_SANDBOX_AUTH_KEYX=no&b", false},
+		{"q=DAYTONA_SANDBOX_AUTH_KEY", "", "q=DAYTONA_SANDBOX_AUTH_KEY", false},
+	}
+	for _, tt := range tests {
+		token, rest, found := takeQueryKey(tt.raw)
+		if token != tt.token || rest != tt.rest || found != tt.found {
+			t.Errorf("takeQueryKey(%q) = %q, %q, %v; want %q, %q, %v", tt.raw, token, rest, found, tt.token, tt.rest, tt.found)
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"1.2.3.4:5678": "1.2.3.4",
+		"[::1]:80":     "::1",
+		"1.2.3.4":      "1.2.3.4",
+		"[fe80::1]":    "fe80::1",
+	} {
+		if got := clientIP(in); got != want {
+			t.Errorf("clientIP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

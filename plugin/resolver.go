@@ -1,0 +1,115 @@
+package plugin
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// resolverClient calls the resolver's decision endpoint.
+type resolverClient struct {
+	decideURL string
+	secret    []string
+	client    *http.Client
+}
+
+// Transports (and so their connection pools) are shared per resolver URL at
+// package level, so that Traefik's configuration rebuilds, which call New
+// again, do not open new pools.
+var (
+	transportsMu sync.Mutex
+	transports   = map[string]*http.Transport{}
+)
+
+func sharedTransport(base string) *http.Transport {
+	transportsMu.Lock()
+	defer transportsMu.Unlock()
+	t := transports[base]
+	if t == nil {
+		t = &http.Transport{
+			MaxIdleConns:        512,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     90 * time.Second,
+		}
+		transports[base] = t
+	}
+	return t
+}
+
+func newResolverClient(base, secret string, timeout time.Duration) *resolverClient {
+	return &resolverClient{
+		decideURL: base + DecidePath,
+		secret:    []string{secret},
+		client: &http.Client{
+			Transport: sharedTransport(base),
+			Timeout:   timeout,
+			// A redirect from the resolver is a decision to pass on
+			// (a login redirect), never one to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+	}
+}
+
+// query is what the plugin tells the resolver about one request.
+type query struct {
+	route, sandbox, port             string
+	bearer, previewToken, queryToken string
+	cookie                           string
+	skipActivity                     bool
+}
+
+func (c *resolverClient) decide(req *http.Request, q *query) (*http.Response, error) {
+	out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, c.decideURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	h := out.Header
+	h[HeaderKey] = c.secret
+	h[HeaderRoute] = []string{q.route}
+	h[HeaderSandbox] = []string{q.sandbox}
+	h[HeaderHost] = []string{req.Host}
+	h[HeaderMethod] = []string{req.Method}
+	h[HeaderPath] = []string{req.URL.EscapedPath()}
+	h[HeaderClientIP] = []string{clientIP(req.RemoteAddr)}
+	if q.port != "" {
+		h[HeaderPort] = []string{q.port}
+	}
+	if req.URL.RawQuery != "" {
+		h[HeaderQuery] = []string{req.URL.RawQuery}
+	}
+	if q.bearer != "" {
+		h[HeaderBearer] = []string{q.bearer}
+	}
+	if q.previewToken != "" {
+		h[HeaderPreviewToken] = []string{q.previewToken}
+	}
+	if q.queryToken != "" {
+		h[HeaderQueryToken] = []string{q.queryToken}
+	}
+	if q.cookie != "" {
+		h[HeaderCookie] = []string{q.cookie}
+	}
+	if q.skipActivity {
+		h[HeaderSkipActivity] = []string{"true"}
+	}
+	return c.client.Do(out)
+}
+
+// clientIP is the host part of a RemoteAddr ("1.2.3.4:5678", "[::1]:80").
+func clientIP(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			addr = addr[:i]
+			break
+		}
+		if addr[i] == ']' {
+			break
+		}
+	}
+	if len(addr) > 1 && addr[0] == '[' && addr[len(addr)-1] == ']' {
+		addr = addr[1 : len(addr)-1]
+	}
+	return addr
+}

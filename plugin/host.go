@@ -46,7 +46,7 @@ func ParsePort(s string) (int, bool) {
 
 // ParseLabel splits a preview host's first label "{port}-{idOrToken}" at the
 // first '-' and validates both parts.
-func ParseLabel(label string) (port string, id string, ok bool) {
+func ParseLabel(label string) (string, string, bool) {
 	if len(label) > MaxLabel {
 		return "", "", false
 	}
@@ -54,8 +54,8 @@ func ParseLabel(label string) (port string, id string, ok bool) {
 	if i < 0 {
 		return "", "", false
 	}
-	port, id = label[:i], label[i+1:]
-	if _, ok = ParsePort(port); !ok || !ValidSandboxID(id) {
+	port, id := label[:i], label[i+1:]
+	if _, ok := ParsePort(port); !ok || !ValidSandboxID(id) {
 		return "", "", false
 	}
 	return port, id, true

@@ -32,10 +32,11 @@ func hasDotSegment(p string) bool {
 // their order and encoding (Daytona re-encodes and sorts the whole query).
 // The first copy's value is the token. Parameter names are compared decoded,
 // as Daytona's gin does.
-func takeQueryKey(raw string) (token, rest string, found bool) {
+func takeQueryKey(raw string) (string, string, bool) {
 	if !strings.Contains(raw, QueryAuthKey) && strings.IndexByte(raw, '%') < 0 {
 		return "", raw, false
 	}
+	token, found := "", false
 	parts := strings.Split(raw, "&")
 	kept := parts[:0]
 	for _, p := range parts {

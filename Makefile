@@ -1,0 +1,11 @@
+.PHONY: run test bench bench-check help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## run the demo gateway: Traefik + plugin + resolver + Daytona simulator
+	scripts/prereqs.sh
+	GOPROXY=https://proxy.golang.org go run ./cmd/devstack
+
+test: ## run every test (builds Traefik and Yaegi into the Go cache first)
+	scripts/test.sh

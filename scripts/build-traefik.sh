@@ -69,8 +69,7 @@ fi
 mkdir -p "$OUT_DIR"
 if command -v flock >/dev/null 2>&1; then
 	exec 9>"$OUT_DIR/.lock"
-	log "waiting for the build lock $OUT_DIR/.lock"
-	flock 9
+	flock -n 9 || { log "waiting for the build lock $OUT_DIR/.lock"; flock 9; }
 	if have_binary; then # another process built it meanwhile
 		printf '%s\n' "$BIN"
 		exit 0
@@ -85,7 +84,8 @@ json_field() { sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p" | head 
 # mod_download MODULE@VERSION -> prints the module's Dir; fails on a proxy error.
 mod_download() {
 	local out err
-	out="$(cd / && GOFLAGS= go mod download -json "$1" 2>/dev/null || true)"
+	# shellcheck disable=SC2015 # "|| true" on purpose: a proxy error is read from the JSON below
+	out="$(cd / && GOFLAGS='' go mod download -json "$1" 2>/dev/null || true)"
 	err="$(printf '%s\n' "$out" | json_field Error)"
 	if [ -n "$err" ] || [ -z "$(printf '%s\n' "$out" | json_field Dir)" ]; then
 		log "go mod download $1: ${err:-failed}"
@@ -137,21 +137,23 @@ LEGO_MOD="$(sed -n 's#^[[:space:]]*"\(github.com/go-acme/lego/v[0-9]*\)/provider
 
 gomod_replace=""
 gomod_exclude=""
-while IFS= read -r line; do
-	[ -n "$line" ] || continue
-	set -- $line
-	kind="$1"
-	shift
-	if [ "$kind" = exclude ]; then
-		gomod_exclude+="exclude $1 $2"$'\n'
+while read -r -a f; do
+	[ "${#f[@]}" -gt 0 ] || continue
+	if [ "${f[0]}" = exclude ]; then
+		gomod_exclude+="exclude ${f[1]} ${f[2]}"$'\n'
 		continue
 	fi
-	lhs="$1"
+	# replace LHS [LHSVER] => RHS [RHSVER]
+	lhs="${f[1]}"
 	lhsver=""
-	[ "$2" = "=>" ] || { lhsver="$2"; shift; }
-	shift 2 # lhs [=>]
-	rhs="$1"
-	rhsver="${2:-}"
+	i=2
+	if [ "${f[2]}" != "=>" ]; then
+		lhsver="${f[2]}"
+		i=3
+	fi
+	[ "${f[$i]}" = "=>" ] || die "cannot parse: ${f[*]}"
+	rhs="${f[$((i + 1))]}"
+	rhsver="${f[$((i + 2))]:-}"
 	[ "$lhs" != "$LEGO_MOD" ] || die "Traefik's go.mod already replaces $LEGO_MOD; update this script"
 	case "$rhs" in
 	./* | ../* | /*)

@@ -31,6 +31,7 @@ fi
 VERSION="${1:-${YAEGI_VERSION:-}}"
 if [ -z "$VERSION" ]; then
 	# `go mod download` answers from the module cache when the version is already there.
+	# shellcheck disable=SC2015 # "|| true" on purpose: fall back to the pin below
 	gomod="$(cd / && go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" 2>/dev/null |
 		sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' | head -n1 || true)"
 	if [ -n "$gomod" ] && [ -f "$gomod" ]; then
@@ -60,7 +61,7 @@ fi
 mkdir -p "$OUT_DIR"
 if command -v flock >/dev/null 2>&1; then
 	exec 9>"$OUT_DIR/.lock"
-	flock 9
+	flock -n 9 || { log "waiting for the lock $OUT_DIR/.lock"; flock 9; }
 	if have_binary; then
 		printf '%s\n' "$BIN"
 		exit 0

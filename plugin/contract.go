@@ -57,6 +57,11 @@ const (
 	// TraefikConfigPath serves the per-runner child routers and services to
 	// Traefik's HTTP provider (internal listener, same shared secret).
 	TraefikConfigPath = "/v1/traefik/config"
+	// UnroutablePath is where Traefik's fallback child router sends a request
+	// that the plugin forwarded to a runner Traefik does not route (yet):
+	// the resolver answers 502 there. Never a credential check, never a
+	// forward.
+	UnroutablePath = "/v1/unroutable"
 
 	HeaderKey          = "X-Previewgate-Key"
 	HeaderRoute        = "X-Previewgate-Route"

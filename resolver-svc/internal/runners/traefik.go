@@ -1,0 +1,103 @@
+package runners
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Names in the rendered configuration.
+const (
+	// NamePrefix starts every router and service name: previewgate-runner-<id>.
+	NamePrefix = "previewgate-runner-"
+	// StripMiddleware deletes the runner header before the request reaches
+	// the runner.
+	StripMiddleware = "previewgate-runner-strip"
+)
+
+// The dynamic configuration, as Traefik's HTTP provider reads it. Struct
+// fields are declared in alphabetical order of their JSON names and maps
+// are sorted by encoding/json, so the output is sorted and byte-stable.
+type dynamic struct {
+	HTTP httpConfig `json:"http"`
+}
+
+type httpConfig struct {
+	Middlewares map[string]middleware `json:"middlewares,omitempty"`
+	Routers     map[string]router     `json:"routers,omitempty"`
+	Services    map[string]service    `json:"services,omitempty"`
+}
+
+type middleware struct {
+	Headers headers `json:"headers"`
+}
+
+type headers struct {
+	// An empty value makes Traefik delete the header.
+	CustomRequestHeaders map[string]string `json:"customRequestHeaders"`
+}
+
+type router struct {
+	Middlewares []string `json:"middlewares"`
+	ParentRefs  []string `json:"parentRefs"`
+	Rule        string   `json:"rule"`
+	Service     string   `json:"service"`
+}
+
+type service struct {
+	LoadBalancer loadBalancer `json:"loadBalancer"`
+}
+
+type loadBalancer struct {
+	PassHostHeader bool     `json:"passHostHeader"`
+	Servers        []server `json:"servers"`
+}
+
+type server struct {
+	URL string `json:"url"`
+}
+
+// Rendered is one configuration body and the registry version it shows.
+type Rendered struct {
+	Body    []byte
+	Version uint64
+}
+
+// Render returns the dynamic configuration of every known runner. Call
+// MarkServed(Version) once the body has been sent to Traefik.
+func (r *Registry) Render() Rendered {
+	r.mu.RLock()
+	version := r.version
+	cfg := dynamic{HTTP: httpConfig{
+		Middlewares: map[string]middleware{
+			StripMiddleware: {Headers: headers{CustomRequestHeaders: map[string]string{r.header: ""}}},
+		},
+		Routers:  make(map[string]router, len(r.runners)),
+		Services: make(map[string]service, len(r.runners)),
+	}}
+	for id, e := range r.runners {
+		// Ids were checked by ValidID ([A-Za-z0-9-]): nothing in them can
+		// break out of the rule's backquotes or a name.
+		name := NamePrefix + id
+		cfg.HTTP.Routers[name] = router{
+			Middlewares: []string{StripMiddleware},
+			ParentRefs:  []string{r.parent},
+			Rule:        "Header(`" + r.header + "`, `" + id + "`)",
+			Service:     name,
+		}
+		cfg.HTTP.Services[name] = service{LoadBalancer: loadBalancer{
+			PassHostHeader: false,
+			Servers:        []server{{URL: e.url}},
+		}}
+	}
+	r.mu.RUnlock()
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cfg); err != nil {
+		// Only strings, bools and maps of them: cannot fail.
+		panic("runners: rendering the configuration: " + err.Error())
+	}
+	return Rendered{Body: buf.Bytes(), Version: version}
+}

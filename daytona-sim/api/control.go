@@ -31,6 +31,8 @@ type RunnerView struct {
 	Name   string `json:"name"`
 	URL    string `json:"url"`
 	APIKey string `json:"apiKey"`
+	// Requests counts the HTTP requests the runner received.
+	Requests int64 `json:"requests"`
 }
 
 // UserView is a user as the control endpoints show it.
@@ -52,7 +54,7 @@ var simIndex = map[string]string{
 	"DELETE /_sim/sandboxes/{id}":    "delete -> 204",
 	"GET /_sim/users":                "{users: [user]}",
 	"POST /_sim/users":               "create: {name, apiKey?, apiKeys?} -> 201 user",
-	"GET /_sim/runners":              "{runners: [{id, name, url, apiKey}]}",
+	"GET /_sim/runners":              "{runners: [{id, name, url, apiKey, requests}]}",
 	"GET /_sim/api-fault":            "{faults: [fault]}",
 	"POST /_sim/api-fault":           "add: {mode: error|hang|latency|reset, status?, latencyMs?, count?, endpoint?, sandbox?} -> 201 fault",
 	"DELETE /_sim/api-fault":         "clear every fault, release hung calls -> 204",
@@ -261,7 +263,7 @@ func (s *Server) listRunners(w http.ResponseWriter) {
 	all := s.cfg.World.Runners()
 	out := make([]RunnerView, 0, len(all))
 	for _, rn := range all {
-		out = append(out, RunnerView{ID: rn.ID, Name: rn.Name, URL: rn.URL, APIKey: rn.APIKey})
+		out = append(out, RunnerView{ID: rn.ID, Name: rn.Name, URL: rn.URL, APIKey: rn.APIKey, Requests: s.cfg.World.Requests(rn.ID)})
 	}
 	writeJSON(w, http.StatusOK, map[string][]RunnerView{"runners": out})
 }

@@ -99,7 +99,9 @@ func TestEcho(t *testing.T) {
 	}
 }
 
-func wsURL(ts *httptest.Server, path string) string { return "ws" + strings.TrimPrefix(ts.URL, "http") + path }
+func wsURL(ts *httptest.Server, path string) string {
+	return "ws" + strings.TrimPrefix(ts.URL, "http") + path
+}
 
 func TestWebSocketEcho(t *testing.T) {
 	ts := newApp(t, ident)

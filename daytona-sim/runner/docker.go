@@ -36,6 +36,7 @@ type container struct {
 	runnerID string
 	addr     string
 	srv      *http.Server
+	ln       net.Listener // closed by kill too: Serve may not track it yet
 	cancel   context.CancelFunc
 }
 
@@ -72,6 +73,7 @@ func (d *Docker) kill(sandboxID string, c *container) {
 	d.mu.Unlock()
 	c.cancel()
 	_ = c.srv.Close()
+	_ = c.ln.Close()
 	d.log.Debug("container stopped", "sandbox", sandboxID)
 }
 
@@ -95,7 +97,7 @@ func (d *Docker) Addr(sandboxID, runnerID string) (string, error) {
 		return "", fmt.Errorf("start container %s: %w", sandboxID, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &container{runnerID: runnerID, addr: ln.Addr().String(), cancel: cancel}
+	c := &container{runnerID: runnerID, addr: ln.Addr().String(), ln: ln, cancel: cancel}
 	c.srv = &http.Server{
 		Handler:           daemon.New(sandboxID, d.runnerOf(sandboxID)),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
@@ -137,5 +139,6 @@ func (d *Docker) Close() {
 	for _, c := range all {
 		c.cancel()
 		_ = c.srv.Close()
+		_ = c.ln.Close()
 	}
 }

@@ -106,6 +106,7 @@ func (rn *Runner) Close() { rn.transport.CloseIdleConnections() }
 // ServeHTTP routes on the raw path with its own dispatch: nothing is
 // cleaned or redirected.
 func (rn *Runner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rn.cfg.World.CountRequest(rn.cfg.ID)
 	raw := r.URL.EscapedPath()
 	if raw == "/" && r.Method == http.MethodGet {
 		body, _ := json.Marshal(map[string]string{"status": "ok", "version": rn.cfg.Version})

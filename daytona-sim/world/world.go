@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -117,6 +118,9 @@ type World struct {
 	signed    map[signedKey]signedToken
 	subs      []func(sandboxID string)
 	now       func() time.Time
+	// requests counts the HTTP requests each runner received (runner id →
+	// *atomic.Int64), so that tests can tell that nothing was forwarded.
+	requests sync.Map
 }
 
 // New returns an empty world.
@@ -192,6 +196,23 @@ func (w *World) Runner(id string) (Runner, bool) {
 	defer w.mu.RUnlock()
 	r, ok := w.runners[id]
 	return r, ok
+}
+
+// CountRequest records one HTTP request received by the runner.
+func (w *World) CountRequest(runnerID string) {
+	c, ok := w.requests.Load(runnerID)
+	if !ok {
+		c, _ = w.requests.LoadOrStore(runnerID, new(atomic.Int64))
+	}
+	c.(*atomic.Int64).Add(1)
+}
+
+// Requests returns the number of HTTP requests the runner received.
+func (w *World) Requests(runnerID string) int64 {
+	if c, ok := w.requests.Load(runnerID); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // Runners returns every runner, sorted by name.

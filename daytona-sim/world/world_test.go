@@ -343,3 +343,19 @@ func TestLoadSeed(t *testing.T) {
 		t.Errorf("apply without runners: %v", err)
 	}
 }
+
+func TestRequestsAreCountedPerRunner(t *testing.T) {
+	w := New()
+	if got := w.Requests("r1"); got != 0 {
+		t.Fatalf("unseen runner: %d requests, want 0", got)
+	}
+	w.CountRequest("r1")
+	w.CountRequest("r1")
+	w.CountRequest("r2")
+	if got := w.Requests("r1"); got != 2 {
+		t.Errorf("r1: %d requests, want 2", got)
+	}
+	if got := w.Requests("r2"); got != 1 {
+		t.Errorf("r2: %d requests, want 1", got)
+	}
+}

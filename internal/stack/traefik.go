@@ -66,6 +66,7 @@ func writeTraefikConfig(s traefikSetup) (string, error) {
 		sets = append(sets, setting{dynamic, "http.services.runner.loadBalancer.servers", []interface{}{map[string]interface{}{"url": s.directRunnerURL}}})
 	} else {
 		sets = append(sets,
+			setting{dynamic, "http.services.previewgate-resolver.loadBalancer.servers", []interface{}{map[string]interface{}{"url": "http://" + s.resolverInternal}}},
 			setting{static, "providers.http.endpoint", "http://" + s.resolverInternal + "/v1/traefik/config"},
 			setting{static, "providers.http.headers.X-Previewgate-Key", s.secret},
 		)

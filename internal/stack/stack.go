@@ -35,7 +35,8 @@ type Options struct {
 	ResolverInternal, ResolverPublic string
 	// SimAPIAddr is the simulator's API (served under /api and /_sim).
 	SimAPIAddr string
-	// Runners are the simulator's runner names. Default: r1, r2.
+	// Runners are the simulator's runners, "name" (a free port) or
+	// "name=host:port". Default: r1, r2.
 	Runners []string
 	// StaticRunners gives the resolver the simulator's runners up front, so
 	// that Traefik routes to them before the first request.
@@ -146,7 +147,10 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"-stopped-delay", "200ms",
 	}
 	for _, r := range o.Runners {
-		simArgs = append(simArgs, "-runner", r+"=127.0.0.1:0")
+		if !strings.Contains(r, "=") {
+			r += "=127.0.0.1:0"
+		}
+		simArgs = append(simArgs, "-runner", r)
 	}
 	if s.sim, err = startProc("daytona-sim", o.Dir, o.Dir, nil, o.LogOut, o.Bins.Sim, simArgs...); err != nil {
 		return s, err
@@ -192,7 +196,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		pollInterval: o.PollInterval, logLevel: o.TraefikLogLevel, pluginCache: o.PluginCacheSize,
 	}
 	if o.Direct {
-		setup.directRunnerURL = s.runnerURL(o.Runners[0])
+		name, _, _ := strings.Cut(o.Runners[0], "=")
+		setup.directRunnerURL = s.runnerURL(name)
 	}
 	staticPath, err := writeTraefikConfig(setup)
 	if err != nil {
@@ -374,3 +379,16 @@ func (s *Stack) Stop() {
 	s.resolver.stop(5 * time.Second)
 	s.sim.stop(5 * time.Second)
 }
+
+// The dev topology: the addresses of docker-compose.yml, where the resolver
+// and the simulator share Traefik's network namespace. The dev stack
+// (cmd/devstack) uses them as its defaults; compose_test.go checks them
+// against docker-compose.yml and traefik/*.yml.
+const (
+	DevWebAddr          = "127.0.0.1:8000"
+	DevAdminAddr        = "127.0.0.1:8089"
+	DevResolverInternal = "127.0.0.1:8081"
+	DevResolverPublic   = "127.0.0.1:8080"
+	DevSimAPIAddr       = "127.0.0.1:3000"
+	DevRunners          = "r1=127.0.0.1:3003,r2=127.0.0.1:3004"
+)

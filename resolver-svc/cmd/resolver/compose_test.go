@@ -83,3 +83,26 @@ func TestBadConfigurationListsEveryProblem(t *testing.T) {
 }
 
 type testWriter struct{ strings.Builder }
+
+// The README's configuration reference lists every variable.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	root, err := stack.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Vars {
+		name := v.Name
+		// Grouped rows name the shared prefix once: `PREVIEWGATE_CACHE_PUBLIC_TTL`, `_PRIVATE_TTL`.
+		short := name
+		if parts := strings.Split(name, "_"); len(parts) > 3 {
+			short = "_" + strings.Join(parts[len(parts)-2:], "_")
+		}
+		if !strings.Contains(string(readme), "`"+name+"`") && !strings.Contains(string(readme), "`"+short+"`") {
+			t.Errorf("README.md does not document %s", name)
+		}
+	}
+}

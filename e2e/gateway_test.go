@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gorilla/securecookie"
 
 	"github.com/previewgate/previewgate/daytona-sim/demoapp"
 	"github.com/previewgate/previewgate/internal/stack"
@@ -352,5 +354,48 @@ func TestResolverDownForwardsNothing(t *testing.T) {
 	}
 	if after := runnerRequests(t, s); after["r1"] != before["r1"] || after["r2"] != before["r2"] {
 		t.Errorf("requests reached runners with the resolver down: %v before, %v after", before, after)
+	}
+}
+
+// The daytona-sandbox-auth-{id} cookie, in the format of Daytona's proxy
+// (securecookie keyed with PROXY_API_KEY), lets the request through, and
+// none of our cookies reaches the sandbox while the app's own do.
+func TestSandboxCookie(t *testing.T) {
+	name := "daytona-sandbox-auth-demo-private"
+	value, err := securecookie.New([]byte(stack.SimProxyAPIKey), nil).Encode(name, "demo-private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{"Cookie": {"app=1; " + name + "=" + value + "; daytona-sandbox-auth-other=x; theme=dark"}}
+	e := echo(t, gw, gw.Host(3000, "demo-private"), "/echo", h)
+	var names []string
+	for _, c := range e.Cookies {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "app,theme" {
+		t.Errorf("the sandbox received cookies %v, want app and theme only", names)
+	}
+	// A cookie made for another sandbox does not open this one.
+	other, _ := securecookie.New([]byte(stack.SimProxyAPIKey), nil).Encode("daytona-sandbox-auth-demo-r2", "demo-r2")
+	resp, body := get(t, gw, gw.Host(3000, "demo-private"), "/", http.Header{"Cookie": {name + "=" + other}})
+	wantError(t, resp, body, http.StatusUnauthorized, "")
+}
+
+// Traefik's API shows the dynamic configuration (the plugin's options
+// included): the shared secret must not be in it.
+func TestTraefikAPIDoesNotShowTheSecret(t *testing.T) {
+	for _, p := range []string{"/api/rawdata", "/api/http/middlewares", "/api/overview", "/api/entrypoints"} {
+		resp, err := http.Get("http://" + gw.Admin + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", p, resp.Status)
+		}
+		if strings.Contains(string(b), gw.Secret) {
+			t.Errorf("Traefik's %s shows the shared secret", p)
+		}
 	}
 }

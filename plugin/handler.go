@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -95,6 +96,10 @@ func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request) {
 	readCredentials(req, req.Header, q)
 	p := req.URL.Path
 	if p == "/health" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		if h.cache != nil && h.resolver.holdsSecret(req.Header[HeaderKey]) {
+			writeCacheHealth(rw, h.cache.len(), atomic.LoadInt64(&h.cache.limit))
+			return
+		}
 		writeHealth(rw)
 		return
 	}

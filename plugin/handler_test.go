@@ -486,3 +486,20 @@ func TestNewReadsTheSecretFromFileOrEnv(t *testing.T) {
 		t.Error("two secret sources were accepted")
 	}
 }
+
+func TestHealthShowsTheCacheOnlyToSecretHolders(t *testing.T) {
+	f := &fakeResolver{}
+	h, _, _ := newTestHandler(t, f, func(c *Config) { c.CacheSize = 50 })
+	serve(h, "GET", "http://3000-demo.preview.test/", nil) // one cached decision
+	for _, key := range []string{"", "wrong-secret-wrong-secret", testSecret + "x"} {
+		rec := serve(h, "GET", "http://preview.test/health", map[string]string{HeaderKey: key})
+		if strings.Contains(rec.Body.String(), "cache") {
+			t.Errorf("key %q: health shows the cache: %s", key, rec.Body.String())
+		}
+	}
+	rec := serve(h, "GET", "http://preview.test/health", map[string]string{HeaderKey: testSecret})
+	want := `{"status":"ok","version":"` + Version + `","cache":{"entries":1,"limit":50}}`
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Errorf("health with the secret: %d %s, want %s", rec.Code, rec.Body.String(), want)
+	}
+}

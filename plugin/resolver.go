@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"sync"
 	"time"
@@ -34,6 +35,11 @@ func sharedTransport(base string) *http.Transport {
 		transports[base] = t
 	}
 	return t
+}
+
+// holdsSecret reports whether a request header value is the shared secret.
+func (c *resolverClient) holdsSecret(v []string) bool {
+	return len(v) == 1 && subtle.ConstantTimeCompare([]byte(v[0]), []byte(c.secret[0])) == 1
 }
 
 func newResolverClient(base, secret string, timeout time.Duration) *resolverClient {

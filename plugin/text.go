@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -197,6 +198,17 @@ func writeError(rw http.ResponseWriter, req *http.Request, status int, message s
 }
 
 var healthBody = []byte(`{"status":"ok","version":"` + Version + `"}`)
+
+// writeCacheHealth adds the decision cache's size and bound to the health
+// answer, for callers that hold the resolver secret (operators, the bench).
+func writeCacheHealth(rw http.ResponseWriter, entries int, limit int64) {
+	h := rw.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(http.StatusOK)
+	rw.Write([]byte(`{"status":"ok","version":"` + Version + `","cache":{"entries":` +
+		strconv.Itoa(entries) + `,"limit":` + strconv.FormatInt(limit, 10) + `}}`))
+}
 
 func writeHealth(rw http.ResponseWriter) {
 	h := rw.Header()

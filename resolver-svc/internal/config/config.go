@@ -83,6 +83,7 @@ var Vars = []Var{
 	{"PREVIEWGATE_CACHE_MAX_ENTRIES", "100000", "bound of the in-memory cache"},
 	{"PREVIEWGATE_REDIS_TIMEOUT", "300ms", "dial and command timeout for Redis"},
 	{"PREVIEWGATE_ACTIVITY_INTERVAL", "45s", "at most one last-activity update per sandbox per interval; 0: none"},
+	{"PREVIEWGATE_FORWARD_AUTH", "false", "also answer Traefik's ForwardAuth at /v1/forward-auth on the internal listener (allow or deny, no runner key)"},
 }
 
 // secretVars may be given as NAME or NAME_FILE.
@@ -217,6 +218,7 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		PublicAddr:      l.addr("PREVIEWGATE_PUBLIC_ADDR"),
 		Secret:          secret,
 		ShutdownTimeout: l.seconds("SHUTDOWN_TIMEOUT_SEC"),
+		ForwardAuth:     l.boolean("PREVIEWGATE_FORWARD_AUTH"),
 	}
 	if c.Server.InternalAddr != "" && c.Server.InternalAddr == c.Server.PublicAddr {
 		l.bad("PREVIEWGATE_PUBLIC_ADDR", "must differ from PREVIEWGATE_INTERNAL_ADDR")

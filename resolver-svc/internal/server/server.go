@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,7 +44,15 @@ type Config struct {
 	Version string
 	// ShutdownTimeout bounds the graceful shutdown (SHUTDOWN_TIMEOUT_SEC).
 	ShutdownTimeout time.Duration
+	// ForwardAuth serves ForwardAuthPath on the internal listener
+	// (PREVIEWGATE_FORWARD_AUTH).
+	ForwardAuth bool
 }
+
+// ForwardAuthPath answers Traefik's ForwardAuth middleware: allowed or not,
+// without any runner key (so it needs no secret). It exists for setups
+// without the plugin and for the benchmark's comparison.
+const ForwardAuthPath = "/v1/forward-auth"
 
 // Decider makes decisions (decide.Decider).
 type Decider interface {
@@ -119,6 +128,9 @@ func (s *Server) InternalHandler() http.Handler {
 	mux.Handle("GET "+plugin.DecidePath, s.wrap("decide", http.HandlerFunc(s.handleDecide)))
 	mux.Handle("GET "+plugin.TraefikConfigPath, s.wrap("traefik_config", http.HandlerFunc(s.handleTraefikConfig)))
 	mux.Handle(plugin.UnroutablePath, s.wrap("unroutable", http.HandlerFunc(s.handleUnroutable)))
+	if s.cfg.ForwardAuth {
+		mux.Handle("GET "+ForwardAuthPath, s.wrap("forward_auth", http.HandlerFunc(s.handleForwardAuth)))
+	}
 	mux.Handle("GET /metrics", s.wrap("metrics", s.deps.Metrics.Handler()))
 	mux.Handle("GET /health", s.wrap("health", http.HandlerFunc(s.handleHealth)))
 	mux.Handle("/", s.wrap("not_found", http.HandlerFunc(s.handleNotFound)))
@@ -290,6 +302,51 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusInternalServerError
 	}
 	writeError(w, r, status, dec.Message, clip(h.Get(plugin.HeaderPath)), clip(h.Get(plugin.HeaderMethod)))
+}
+
+// handleForwardAuth is GET /v1/forward-auth: Traefik's ForwardAuth sends
+// the client's headers plus X-Forwarded-Host, -Uri and -Method. The answer
+// is 200 without a body when the decision is to forward, else the
+// decision's error. Preview hosts only; the first label of the host is
+// "{port}-{sandboxId}".
+func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r)
+	h := r.Header
+	label, _, _ := strings.Cut(h.Get("X-Forwarded-Host"), ".")
+	uri := h.Get("X-Forwarded-Uri")
+	path, rawQuery, _ := strings.Cut(uri, "?")
+	method := h.Get("X-Forwarded-Method")
+	port, id, ok := plugin.ParseLabel(strings.ToLower(label))
+	if !ok {
+		info.outcome = string(decide.OutcomeBadRequest)
+		writeError(w, r, http.StatusBadRequest, "bad request: invalid preview host", clip(path), clip(method))
+		return
+	}
+	req := decide.Request{Route: plugin.RoutePreview, Sandbox: id, Port: port, ClientIP: h.Get("X-Forwarded-For"),
+		PreviewToken: h.Get(plugin.HeaderDaytonaPreviewToken),
+		SkipActivity: h.Get(plugin.HeaderSkipLastActivity) == "true"}
+	if b, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok {
+		req.Bearer = b
+	}
+	if q, err := url.ParseQuery(rawQuery); err == nil {
+		req.QueryToken = q.Get(plugin.QueryAuthKey)
+	}
+	if c, err := r.Cookie(plugin.CookieAuthPrefix + id); err == nil {
+		req.Cookie = c.Value
+	}
+	dec := s.deps.Decider.Decide(r.Context(), req)
+	info.route, info.outcome, info.sandbox, info.err = plugin.RoutePreview, string(dec.Outcome), dec.Sandbox, dec.Err
+	s.deps.Metrics.Decision(plugin.RoutePreview, dec.Outcome)
+	if dec.Forward != nil {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	status := dec.Status
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	writeError(w, r, status, dec.Message, clip(path), clip(method))
 }
 
 // handleTraefikConfig is GET /v1/traefik/config, polled by Traefik's HTTP

@@ -188,3 +188,36 @@ func TestHealthOnBothListeners(t *testing.T) {
 		t.Errorf("public %s: %d, want 404", plugin.DecidePath, rec.Code)
 	}
 }
+
+func TestForwardAuth(t *testing.T) {
+	d := &fakeDecider{dec: decide.Decision{Outcome: decide.OutcomeQueryToken, Forward: &decide.Forward{Runner: "r1", RunnerAuth: "Bearer key1"}}}
+	s, err := New(Config{Secret: secret, ForwardAuth: true}, Deps{Decider: d, Metrics: nopMetrics{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.InternalHandler()
+	rec := do(h, "GET", ForwardAuthPath, map[string]string{
+		"X-Forwarded-Host": "3000-sb1.preview.example", "X-Forwarded-Uri": "/a?b=1&DAYTONA_SANDBOX_AUTH_KEY=tok",
+		"X-Forwarded-Method": "GET", "Authorization": "Bearer ut", "X-Daytona-Preview-Token": "pt",
+		"Cookie": "daytona-sandbox-auth-sb1=cv; other=1",
+	})
+	if rec.Code != 200 || strings.Contains(rec.Body.String()+strings.Join(rec.Header().Values(plugin.HeaderRunnerKey), ""), "key1") {
+		t.Fatalf("allowed: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if g := d.got; g.Sandbox != "sb1" || g.Port != "3000" || g.QueryToken != "tok" || g.Bearer != "ut" || g.PreviewToken != "pt" || g.Cookie != "cv" {
+		t.Errorf("decider got %+v", g)
+	}
+	d.dec = decide.Decision{Outcome: decide.OutcomeMissingAuth, Status: 401, Message: "unauthorized: send a token"}
+	rec = do(h, "GET", ForwardAuthPath, map[string]string{"X-Forwarded-Host": "3000-sb1.preview.example", "X-Forwarded-Uri": "/p"})
+	if rec.Code != 401 || !strings.Contains(rec.Body.String(), `"path":"/p"`) {
+		t.Errorf("refused: %d %s", rec.Code, rec.Body)
+	}
+	rec = do(h, "GET", ForwardAuthPath, map[string]string{"X-Forwarded-Host": "nope.preview.example"})
+	if rec.Code != 400 {
+		t.Errorf("bad host: %d", rec.Code)
+	}
+	// Off by default.
+	if rec := do(newServer(t, d, nil).InternalHandler(), "GET", ForwardAuthPath, nil); rec.Code != 404 {
+		t.Errorf("ForwardAuth off: %d, want 404", rec.Code)
+	}
+}

@@ -56,6 +56,22 @@ type Options struct {
 	LogOut io.Writer
 	// TraefikLogLevel defaults to ERROR (INFO for the dev stack).
 	TraefikLogLevel string
+
+	// TraefikCPUs and OtherCPUs, if set, pin Traefik and the other
+	// processes to CPUs with taskset (a list such as "0" or "1-3").
+	TraefikCPUs, OtherCPUs string
+	// ExtraStatic and ExtraDynamic may change Traefik's generated static and
+	// dynamic configuration (the benchmark adds its routers there).
+	ExtraStatic, ExtraDynamic func(map[string]interface{})
+	// Plugins are more local plugins to install beside ours.
+	Plugins []LocalPlugin
+}
+
+// LocalPlugin is a Traefik local plugin given as its files (".traefik.yml",
+// "go.mod", sources), installed under plugins-local/src/<Module>.
+type LocalPlugin struct {
+	Name, Module string
+	Files        map[string]string
 }
 
 // Stack is a running gateway: Traefik with the plugin, the resolver and the
@@ -152,7 +168,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		simArgs = append(simArgs, "-runner", r)
 	}
-	if s.sim, err = startProc("daytona-sim", o.Dir, o.Dir, nil, o.LogOut, o.Bins.Sim, simArgs...); err != nil {
+	if s.sim, err = startPinned(o.OtherCPUs, "daytona-sim", o.Dir, nil, o.LogOut, o.Bins.Sim, simArgs...); err != nil {
 		return s, err
 	}
 	var st simState
@@ -182,7 +198,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
 	}
 	env = append(env, o.ResolverEnv...)
-	if s.resolver, err = startProc("resolver", o.Dir, o.Dir, env, o.LogOut, o.Bins.Resolver); err != nil {
+	if s.resolver, err = startPinned(o.OtherCPUs, "resolver", o.Dir, env, o.LogOut, o.Bins.Resolver); err != nil {
 		return s, err
 	}
 	if err = s.resolver.waitFor(ctx, 30*time.Second, "answering /health", httpOK("http://"+o.ResolverInternal+"/health")); err != nil {
@@ -194,6 +210,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		root: o.Root, dir: o.Dir, webAddr: o.WebAddr, adminAddr: o.AdminAddr,
 		resolverInternal: o.ResolverInternal, secret: o.Secret, direct: o.Direct,
 		pollInterval: o.PollInterval, logLevel: o.TraefikLogLevel, pluginCache: o.PluginCacheSize,
+		extraStatic: o.ExtraStatic, extraDynamic: o.ExtraDynamic, plugins: o.Plugins,
 	}
 	if o.Direct {
 		name, _, _ := strings.Cut(o.Runners[0], "=")
@@ -203,7 +220,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	if s.traefik, err = startProc("traefik", o.Dir, o.Dir, nil, o.LogOut, o.Bins.Traefik, "--configFile="+staticPath); err != nil {
+	if s.traefik, err = startPinned(o.TraefikCPUs, "traefik", o.Dir, nil, o.LogOut, o.Bins.Traefik, "--configFile="+staticPath); err != nil {
 		return s, err
 	}
 	if err = s.traefik.waitFor(ctx, 60*time.Second, "answering ping", httpOK("http://"+o.AdminAddr+"/ping")); err != nil {
@@ -340,6 +357,20 @@ func (s *Stack) URL(port int, sandbox string) string {
 // Host is the Host header of a sandbox port.
 func (s *Stack) Host(port int, sandbox string) string {
 	return strconv.Itoa(port) + "-" + sandbox + ".localhost"
+}
+
+// startPinned starts a process, under taskset when cpus is set.
+func startPinned(cpus, name, dir string, env []string, out io.Writer, bin string, args ...string) (*proc, error) {
+	if cpus != "" {
+		args = append([]string{"-c", cpus, bin}, args...)
+		bin = "taskset"
+	}
+	return startProc(name, dir, dir, env, out, bin, args...)
+}
+
+// PIDs returns the process ids of the simulator, the resolver and Traefik.
+func (s *Stack) PIDs() (sim, resolver, traefik int) {
+	return s.sim.cmd.Process.Pid, s.resolver.cmd.Process.Pid, s.traefik.cmd.Process.Pid
 }
 
 // StopResolver stops the resolver only (failure tests).

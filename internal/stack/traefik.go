@@ -25,6 +25,9 @@ type traefikSetup struct {
 	pollInterval     string
 	logLevel         string
 	pluginCache      *int
+	extraStatic      func(map[string]interface{})
+	extraDynamic     func(map[string]interface{})
+	plugins          []LocalPlugin
 }
 
 // setting is one value written into a loaded YAML configuration.
@@ -86,6 +89,26 @@ func writeTraefikConfig(s traefikSetup) (string, error) {
 		}
 	}
 
+	if s.extraStatic != nil {
+		s.extraStatic(static)
+	}
+	if s.extraDynamic != nil {
+		s.extraDynamic(dynamic)
+	}
+	for _, p := range s.plugins {
+		if err := setPath(static, "experimental.localPlugins."+p.Name, map[string]interface{}{"moduleName": p.Module}); err != nil {
+			return "", err
+		}
+		for name, body := range p.Files {
+			f := filepath.Join(s.dir, "plugins-local", "src", p.Module, name)
+			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
 	if err := os.WriteFile(secretPath, []byte(s.secret+"\n"), 0o600); err != nil {
 		return "", err
 	}
@@ -160,7 +183,7 @@ func setPath(m map[string]interface{}, path string, v interface{}) error {
 		m = next
 	}
 	last := keys[len(keys)-1]
-	if _, ok := m[last]; !ok && !strings.HasPrefix(last, "X-") && last != "cacheSize" {
+	if _, ok := m[last]; !ok && !strings.HasPrefix(last, "X-") && last != "cacheSize" && !strings.HasPrefix(path, "experimental.localPlugins.") {
 		return fmt.Errorf("stack: traefik config has no %s", path)
 	}
 	m[last] = v

@@ -1,0 +1,459 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/gorilla/securecookie"
+
+	"github.com/previewgate/previewgate/internal/stack"
+	"github.com/previewgate/previewgate/plugin"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	Root, Dir string
+	Bins      stack.Bins
+	Rounds    int
+	Load      Load
+	// ColdRequests concurrent first requests to one new sandbox.
+	ColdRequests int
+	// Sandboxes distinct sandboxes warmed for the scale check.
+	Sandboxes int
+	// WSMessages WebSocket round trips per route and round.
+	WSMessages int
+	// SSERequests SSE streams per route and round.
+	SSERequests int
+	// TraefikCPUs and OtherCPUs pin Traefik and everything else.
+	TraefikCPUs, OtherCPUs string
+	Log                    io.Writer
+}
+
+// Run starts the stack, measures everything and returns the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	logf := func(format string, args ...interface{}) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	up, err := StartUpstream(runnerKey, "bench-r2-key")
+	if err != nil {
+		return nil, err
+	}
+	defer up.Close()
+	var s *stack.Stack
+	secretFile := filepath.Join(o.Dir, "previewgate-secret")
+	internal, err := stack.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s, err = stack.Start(ctx, stack.Options{
+		Root: o.Root, Dir: o.Dir, Bins: o.Bins, ResolverInternal: internal,
+		Runners: []string{
+			"r1=127.0.0.1:0,key=" + runnerKey + ",url=" + up.URL(),
+			"r2=127.0.0.1:0,key=bench-r2-key,url=" + up.URL(),
+		},
+		StaticRunners: true,
+		ResolverEnv:   []string{"PREVIEWGATE_FORWARD_AUTH=true", "LOG_LEVEL=warn"},
+		TraefikCPUs:   o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
+		ExtraDynamic: benchDynamic(up.URL(), internal, secretFile),
+		Plugins:      []stack.LocalPlugin{noopPlugin},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+
+	cookie, err := securecookie.New([]byte(stack.SimProxyAPIKey), nil).Encode("daytona-sandbox-auth-demo-private", "demo-private")
+	if err != nil {
+		return nil, err
+	}
+	r := newReport(o)
+	scs := scenarios(cookie)
+	urlOf := func(sc Scenario) string {
+		if sc.Direct {
+			return up.URL() + sc.Path
+		}
+		return "http://" + s.Web + sc.Path
+	}
+	headersOf := func(sc Scenario) []string {
+		h := append([]string(nil), sc.Headers...)
+		if sc.Host != "" {
+			h = append(h, "Host: "+sc.Host)
+		}
+		return h
+	}
+	// Every route must answer the upstream's "ok" before it is measured.
+	for _, sc := range scs {
+		if err := checkOK(urlOf(sc), headersOf(sc)); err != nil {
+			return nil, fmt.Errorf("%s: %w\n%s", sc.Name, err, s.Logs())
+		}
+	}
+	warm := o.Load
+	warm.Duration = time.Second
+	for _, sc := range scs {
+		if _, err := RunWrk(ctx, warm, urlOf(sc), headersOf(sc)); err != nil {
+			return nil, fmt.Errorf("%s warm-up: %w", sc.Name, err)
+		}
+	}
+	results := map[string][]Result{}
+	for round := 1; round <= o.Rounds; round++ {
+		for _, sc := range scs {
+			res, err := RunWrk(ctx, o.Load, urlOf(sc), headersOf(sc))
+			if err != nil {
+				return nil, fmt.Errorf("%s round %d: %w", sc.Name, round, err)
+			}
+			logf("round %d  %-22s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx %d", round, sc.Name, res.RPS, res.P50ms, res.P99ms, res.Non2xx)
+			results[sc.Name] = append(results[sc.Name], res)
+		}
+	}
+	r.addScenarios(scs, results)
+
+	logf("cold path: %d concurrent first requests to one new sandbox", o.ColdRequests)
+	if r.Cold, err = coldPath(s, o.ColdRequests); err != nil {
+		return nil, err
+	}
+	logf("WebSocket round trips and SSE first events, gateway and bare Traefik")
+	if r.WebSocket, err = webSockets(ctx, s, o.Rounds, o.WSMessages); err != nil {
+		return nil, err
+	}
+	if r.SSE, err = sse(s, o.Rounds, o.SSERequests); err != nil {
+		return nil, err
+	}
+	logf("scale: %d distinct sandboxes", o.Sandboxes)
+	if r.Scale, err = scale(s, o.Sandboxes); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+var client = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+func newRequest(method, url string, headers []string) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+		} else {
+			req.Header.Add(k, v)
+		}
+	}
+	return req, nil
+}
+
+func checkOK(url string, headers []string) error {
+	req, err := newRequest("GET", url, headers)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "ok\n" {
+		return fmt.Errorf("GET %s: %s %q", url, resp.Status, b)
+	}
+	return nil
+}
+
+func simJSON(s *stack.Stack, method, path, body string, out interface{}) error {
+	req, err := http.NewRequest(method, s.SimAPI+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// Cold is the cold-path check.
+type Cold struct {
+	Requests int              `json:"requests"`
+	Statuses map[string]int   `json:"statuses"`
+	APICalls map[string]int64 `json:"apiCalls"`
+	Seconds  float64          `json:"seconds"`
+}
+
+func coldPath(s *stack.Stack, n int) (Cold, error) {
+	c := Cold{Requests: n, Statuses: map[string]int{}}
+	const id, token = "cold-sandbox", "coldpreviewtoken0000000000000000"
+	if err := simJSON(s, "POST", "/_sim/sandboxes", `{"id":"`+id+`","runner":"r1","previewToken":"`+token+`"}`, nil); err != nil {
+		return c, err
+	}
+	if err := simJSON(s, "POST", "/_sim/calls/reset", "", nil); err != nil {
+		return c, err
+	}
+	// One connection per request: the first requests of many clients.
+	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true, MaxConnsPerHost: 0}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := newRequest("GET", "http://"+s.Web+FastPath, []string{"Host: 3000-" + id + ".localhost", "X-Daytona-Preview-Token: " + token})
+			<-start
+			status := "error"
+			if resp, err := cl.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				status = strconv.Itoa(resp.StatusCode)
+			}
+			mu.Lock()
+			c.Statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	c.Seconds = time.Since(t0).Seconds()
+	time.Sleep(500 * time.Millisecond) // the last-activity update is sent in the background
+	var calls struct {
+		BySandbox map[string]map[string]int64 `json:"bySandbox"`
+	}
+	if err := simJSON(s, "GET", "/_sim/calls", "", &calls); err != nil {
+		return c, err
+	}
+	c.APICalls = map[string]int64{}
+	for endpoint, bySandbox := range calls.BySandbox {
+		if v := bySandbox[id]; v > 0 {
+			c.APICalls[endpoint] = v
+		}
+	}
+	return c, nil
+}
+
+// Latency is a distribution summary in microseconds.
+type Latency struct {
+	N     int     `json:"n"`
+	P50us float64 `json:"p50Us"`
+	P99us float64 `json:"p99Us"`
+}
+
+func summarize(d []time.Duration) Latency {
+	if len(d) == 0 {
+		return Latency{}
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(q float64) float64 {
+		i := int(q*float64(len(d)-1) + 0.5)
+		return float64(d[i].Nanoseconds()) / 1000
+	}
+	return Latency{N: len(d), P50us: at(0.50), P99us: at(0.99)}
+}
+
+// Stream compares the gateway with bare Traefik.
+type Stream struct {
+	Gateway Latency `json:"gateway"`
+	Bare    Latency `json:"bare"`
+}
+
+type route struct {
+	host, path string
+	headers    []string
+}
+
+func streamRoutes() (gateway, bare route) {
+	return route{"3000-demo-public.localhost", "", nil},
+		route{"bare.bench", runnerPrefix, []string{runnerAuthHead}}
+}
+
+func webSockets(ctx context.Context, s *stack.Stack, rounds, n int) (Stream, error) {
+	gw, bare := streamRoutes()
+	var out [2][]time.Duration
+	msg := []byte("previewgate websocket benchmark message, 64 bytes long.........")
+	for round := 0; round < rounds; round++ {
+		for i, rt := range []route{gw, bare} {
+			h := http.Header{}
+			for _, kv := range rt.headers {
+				k, v, _ := strings.Cut(kv, ": ")
+				h.Set(k, v)
+			}
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			c, _, err := websocket.Dial(dctx, "ws://"+s.Web+rt.path+"/ws", &websocket.DialOptions{Host: rt.host, HTTPHeader: h})
+			cancel()
+			if err != nil {
+				return Stream{}, fmt.Errorf("websocket via %s: %w", rt.host, err)
+			}
+			for j := 0; j < n; j++ {
+				t0 := time.Now()
+				if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+					return Stream{}, err
+				}
+				if _, _, err := c.Read(ctx); err != nil {
+					return Stream{}, err
+				}
+				out[i] = append(out[i], time.Since(t0))
+			}
+			c.Close(websocket.StatusNormalClosure, "")
+		}
+	}
+	return Stream{Gateway: summarize(out[0]), Bare: summarize(out[1])}, nil
+}
+
+// sse measures the time from sending the request to the first event.
+func sse(s *stack.Stack, rounds, n int) (Stream, error) {
+	gw, bare := streamRoutes()
+	var out [2][]time.Duration
+	for round := 0; round < rounds; round++ {
+		for i, rt := range []route{gw, bare} {
+			for j := 0; j < n; j++ {
+				req, err := newRequest("GET", "http://"+s.Web+rt.path+"/sse?n=2&ms=200", append([]string{"Host: " + rt.host}, rt.headers...))
+				if err != nil {
+					return Stream{}, err
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					return Stream{}, err
+				}
+				line, err := bufio.NewReader(resp.Body).ReadString('\n')
+				d := time.Since(t0)
+				resp.Body.Close()
+				if err != nil || !strings.HasPrefix(line, "data: ") {
+					return Stream{}, fmt.Errorf("sse via %s: %q %v", rt.host, line, err)
+				}
+				out[i] = append(out[i], d)
+			}
+		}
+	}
+	return Stream{Gateway: summarize(out[0]), Bare: summarize(out[1])}, nil
+}
+
+// Scale is the many-sandboxes check.
+type Scale struct {
+	Sandboxes            int     `json:"sandboxes"`
+	Failed               int     `json:"failed"`
+	Seconds              float64 `json:"seconds"`
+	ResolverRSSBeforeMiB float64 `json:"resolverRssBeforeMiB"`
+	ResolverRSSAfterMiB  float64 `json:"resolverRssAfterMiB"`
+	TraefikRSSBeforeMiB  float64 `json:"traefikRssBeforeMiB"`
+	TraefikRSSAfterMiB   float64 `json:"traefikRssAfterMiB"`
+	PluginCacheEntries   int     `json:"pluginCacheEntries"`
+	PluginCacheLimit     int     `json:"pluginCacheLimit"`
+}
+
+func scale(s *stack.Stack, n int) (Scale, error) {
+	sc := Scale{Sandboxes: n}
+	_, resolverPID, traefikPID := s.PIDs()
+	sc.ResolverRSSBeforeMiB, sc.TraefikRSSBeforeMiB = rssMiB(resolverPID), rssMiB(traefikPID)
+	ids := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	t0 := time.Now()
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ids {
+				id := "scale-" + strconv.Itoa(i)
+				err := simJSON(s, "POST", "/_sim/sandboxes", `{"id":"`+id+`","runner":"r1","public":true}`, nil)
+				if err == nil {
+					err = checkOK("http://"+s.Web+FastPath, []string{"Host: 3000-" + id + ".localhost"})
+				}
+				if err != nil {
+					mu.Lock()
+					sc.Failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+	sc.Seconds = time.Since(t0).Seconds()
+	if sc.Failed > n/100 {
+		return sc, fmt.Errorf("scale: %d of %d sandboxes failed, first: %v", sc.Failed, n, firstErr)
+	}
+	runtime.GC()
+	sc.ResolverRSSAfterMiB, sc.TraefikRSSAfterMiB = rssMiB(resolverPID), rssMiB(traefikPID)
+	req, _ := newRequest("GET", "http://"+s.Web+"/health", []string{"Host: localhost", plugin.HeaderKey + ": " + s.Secret})
+	resp, err := client.Do(req)
+	if err != nil {
+		return sc, err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Cache struct {
+			Entries int `json:"entries"`
+			Limit   int `json:"limit"`
+		} `json:"cache"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return sc, fmt.Errorf("gateway health: %w", err)
+	}
+	sc.PluginCacheEntries, sc.PluginCacheLimit = h.Cache.Entries, h.Cache.Limit
+	return sc, nil
+}
+
+// rssMiB reads a process's resident set size.
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// PinSelf moves every thread of this process to cpus (taskset -a -p).
+func PinSelf(cpus string) error {
+	out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("taskset: %v: %s", err, out)
+	}
+	return nil
+}

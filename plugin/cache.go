@@ -3,6 +3,7 @@ package plugin
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // decision is a cached forward decision. Its header values are kept as
@@ -27,16 +28,33 @@ type decisionCache struct {
 	limit int64
 }
 
-func (c *decisionCache) get(key string, now int64) *decision {
+// get returns the decision stored under key. It does not look at the
+// clock: the sweeper removes expired decisions every SweepInterval, so a
+// decision may be used up to that long past its TTL (ServeHTTP inlines this
+// lookup; reading the clock per request is measurable under Yaegi).
+func (c *decisionCache) get(key string) *decision {
 	v, ok := c.m.Load(key)
 	if !ok {
 		return nil
 	}
-	d := v.(*decision)
-	if d.expires <= now {
-		return nil
-	}
-	return d
+	return v.(*decision)
+}
+
+// SweepInterval is how often expired decisions are removed.
+const SweepInterval = 500 * time.Millisecond
+
+// removeExpired deletes the decisions that expired by now.
+func (c *decisionCache) removeExpired(now int64) {
+	var live int64
+	c.m.Range(func(k, v interface{}) bool {
+		if v.(*decision).expires <= now {
+			c.m.Delete(k)
+		} else {
+			live++
+		}
+		return true
+	})
+	atomic.StoreInt64(&c.n, live)
 }
 
 func (c *decisionCache) put(key string, d *decision, now int64) {
@@ -92,5 +110,27 @@ func sharedCache(id string, limit int) *decisionCache {
 		caches[id] = c
 	}
 	atomic.StoreInt64(&c.limit, int64(limit))
+	sweeperOnce.Do(func() { go sweep() })
 	return c
+}
+
+var sweeperOnce sync.Once
+
+// sweep removes expired decisions from every cache, forever: one goroutine
+// for the process, started by the first cache (the caches themselves live
+// as long as the process, across Traefik's configuration rebuilds).
+func sweep() {
+	for {
+		time.Sleep(SweepInterval)
+		cachesMu.Lock()
+		all := make([]*decisionCache, 0, len(caches))
+		for _, c := range caches {
+			all = append(all, c)
+		}
+		cachesMu.Unlock()
+		now := time.Now().UnixNano()
+		for _, c := range all {
+			c.removeExpired(now)
+		}
+	}
 }

@@ -26,47 +26,112 @@ type handler struct {
 	cache        *decisionCache // nil: caching off
 	maxTTL       int64          // nanoseconds
 	runnerHeader string         // canonical; "" in direct routing
+	setRunner    bool           // runnerHeader != ""
+	// runnerHeaderOrDefault is deleted from every request: the runner
+	// header, or in direct routing the default name (so that no client
+	// copy reaches a sandbox).
+	runnerHeaderOrDefault string
 }
 
-// ServeHTTP is the per-request path. The cache-hit path for a preview host
-// is deliberately short: the host is validated before a decision is cached,
-// so a hit needs no parsing of the host label.
+// ServeHTTP is the per-request path. It is written for Yaegi, where every
+// statement and every call costs: a cache hit on a preview host is one
+// function with no calls into interpreted functions or methods, a few
+// compiled calls, and no parsing of the host (the host was validated
+// before its decision was cached, and the key is the Host header as sent).
 func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	hdr := req.Header
-	// Only the plugin may choose the runner and its credential.
-	delete(hdr, HeaderDaytonaAuthorization)
-	if h.runnerHeader != "" {
-		delete(hdr, h.runnerHeader)
+	u := req.URL
+	path := u.Path
+	if strings.Contains(path, "/.") || strings.IndexByte(path, '\\') >= 0 {
+		if hasDotSegment(path) {
+			writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
+			return
+		}
 	}
+
+	// The credentials, and the cache key: the Host header as sent plus
+	// every credential presented.
+	key := req.Host
+	bearer, previewToken, queryToken, cookie := "", "", "", ""
+	queryChanged := false
+	if v := hdr[hAuthorization]; len(v) != 0 && strings.HasPrefix(v[0], "Bearer ") {
+		bearer = v[0][len("Bearer "):]
+		key += "\x00b" + bearer
+	}
+	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
+		previewToken = v[0]
+		delete(hdr, HeaderDaytonaPreviewToken)
+		key += "\x00p" + previewToken
+	}
+	if raw := u.RawQuery; raw != "" && (strings.Contains(raw, QueryAuthKey) || strings.IndexByte(raw, '%') >= 0) {
+		if tok, rest, found := takeQueryKey(raw); found {
+			queryToken, queryChanged = tok, true
+			u.RawQuery = rest
+			key += "\x00q" + queryToken
+		}
+	}
+	cookies := hdr[hCookie] // as sent: the toolbox route looks again
+	if len(cookies) != 0 && (len(cookies) > 1 || strings.Contains(cookies[0], "daytona-") || strings.Contains(cookies[0], cookiePKCE)) {
+		cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
+		key += "\x00c" + cookie
+	}
+
+	if c := h.cache; c != nil {
+		if v, ok := c.m.Load(key); ok {
+			// Expired decisions are removed by the cache's sweeper.
+			d := v.(*decision)
+			hdr[HeaderDaytonaAuthorization] = d.runnerAuth
+			if h.setRunner {
+				hdr[h.runnerHeader] = d.runner
+			}
+			if d.stripAuth {
+				delete(hdr, hAuthorization)
+			}
+			delete(hdr, HeaderSkipLastActivity)
+			if path == "" {
+				path = "/"
+			}
+			raw := u.RawPath
+			u.Path = d.prefix + path
+			p := path
+			if raw != "" {
+				u.RawPath = d.prefix + raw
+				p = raw
+			}
+			// Traefik's proxy reads RequestURI. When it still holds the
+			// path as sent (origin form, query untouched), prefixing it
+			// is the rewrite; otherwise it is rebuilt.
+			ruri := req.RequestURI
+			if !queryChanged && strings.HasPrefix(ruri, p) && (len(ruri) == len(p) || ruri[len(p)] == '?') {
+				req.RequestURI = d.prefix + ruri
+			} else {
+				req.RequestURI = u.RequestURI()
+			}
+			h.next.ServeHTTP(rw, req)
+			return
+		}
+	}
+	h.serveMiss(rw, req, key, bearer, previewToken, queryToken, cookie, cookies)
+}
+
+// serveMiss is everything but a cache hit: the gateway host, and preview
+// hosts whose decision is not cached.
+func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key, bearer, previewToken, queryToken, cookie string, cookies []string) {
+	// The runner header and its credential are the plugin's alone: every
+	// client copy goes (a forward overwrites them, other answers never
+	// reach a runner, but direct routing sets no runner header).
+	delete(req.Header, HeaderDaytonaAuthorization)
+	delete(req.Header, h.runnerHeaderOrDefault)
 
 	host := req.Host
 	if i := strings.IndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
 	host = strings.ToLower(host)
-
-	if hasDotSegment(req.URL.Path) {
-		writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
-		return
-	}
+	q := &query{route: RoutePreview, bearer: bearer, previewToken: previewToken, queryToken: queryToken, cookie: cookie}
 	if h.gateway[host] {
-		h.serveGateway(rw, req)
+		h.serveGateway(rw, req, q, cookies)
 		return
-	}
-
-	q := query{route: RoutePreview}
-	readCredentials(req, hdr, &q)
-	if len(hdr[hCookie]) != 0 {
-		q.cookie = takeCookies(hdr, hostSandbox(host))
-	}
-
-	var key string
-	if h.cache != nil {
-		key = host + "\x00" + q.bearer + "\x00" + q.previewToken + "\x00" + q.queryToken + "\x00" + q.cookie
-		if d := h.cache.get(key, time.Now().UnixNano()); d != nil {
-			h.forward(rw, req, d, req.URL.Path, req.URL.RawPath)
-			return
-		}
 	}
 
 	label := ""
@@ -83,7 +148,10 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	q.sandbox, q.port = id, port
-	d := h.ask(rw, req, &q, key)
+	if h.cache == nil {
+		key = ""
+	}
+	d := h.ask(rw, req, q, key)
 	if d != nil {
 		h.forward(rw, req, d, req.URL.Path, req.URL.RawPath)
 	}
@@ -91,9 +159,8 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 
 // serveGateway serves the gateway host: GET /health, the SDK's toolbox route
 // /toolbox/{sandboxId}/{path}, and whatever the resolver answers for the rest.
-func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request) {
-	q := &query{route: RouteGateway}
-	readCredentials(req, req.Header, q)
+func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request, q *query, cookies []string) {
+	q.route = RouteGateway
 	p := req.URL.Path
 	if p == "/health" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		if h.cache != nil && h.resolver.holdsSecret(req.Header[HeaderKey]) {
@@ -128,8 +195,10 @@ func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request) {
 		rawTail = rp[len(pre):]
 	}
 	// The cookie for a toolbox request is the one named after the path's
-	// sandbox.
-	if len(req.Header[hCookie]) != 0 {
+	// sandbox: ServeHTTP looked for the host's and removed ours, so look
+	// again in the Cookie header as sent.
+	if len(cookies) != 0 {
+		req.Header[hCookie] = cookies
 		q.cookie = takeCookies(req.Header, id)
 	}
 	q.route, q.sandbox = RouteToolbox, id
@@ -137,7 +206,7 @@ func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request) {
 	key := ""
 	if h.cache != nil {
 		key = "/toolbox/" + id + "\x00" + q.bearer + "\x00" + q.previewToken + "\x00" + q.queryToken + "\x00" + q.cookie
-		if d := h.cache.get(key, time.Now().UnixNano()); d != nil {
+		if d := h.cache.get(key); d != nil {
 			h.forward(rw, req, d, tail, rawTail)
 			return
 		}
@@ -152,7 +221,7 @@ func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request) {
 func (h *handler) forward(rw http.ResponseWriter, req *http.Request, d *decision, path, rawPath string) {
 	hdr := req.Header
 	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
-	if h.runnerHeader != "" {
+	if h.setRunner {
 		hdr[h.runnerHeader] = d.runner
 	}
 	if d.stripAuth {
@@ -259,25 +328,6 @@ func respond(rw http.ResponseWriter, resp *http.Response) {
 var hopByHop = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
 	"Te": true, "Trailer": true, "Upgrade": true, "Content-Length": true,
-}
-
-// readCredentials takes the bearer token, the preview-token header (which
-// is removed) and the query key (removed from the query, the rest kept in
-// order) from the request.
-func readCredentials(req *http.Request, hdr http.Header, q *query) {
-	if v := hdr[hAuthorization]; len(v) != 0 && strings.HasPrefix(v[0], "Bearer ") {
-		q.bearer = v[0][len("Bearer "):]
-	}
-	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
-		q.previewToken = v[0]
-		delete(hdr, HeaderDaytonaPreviewToken)
-	}
-	if raw := req.URL.RawQuery; raw != "" {
-		if tok, rest, found := takeQueryKey(raw); found {
-			q.queryToken = tok
-			req.URL.RawQuery = rest
-		}
-	}
 }
 
 // hostSandbox is the sandbox part of a preview host's first label, without

@@ -305,16 +305,27 @@ func TestDecisionsAreCachedPerHostAndCredential(t *testing.T) {
 		}
 	}
 	get("3000-a.localhost", "t1")
-	get("3000-a.localhost:9999", "t1") // same host, other port: same decision
-	get("3000-A.localhost", "t1")      // hosts are case-insensitive
+	get("3000-a.localhost", "t1")
 	if f.count() != 1 {
 		t.Fatalf("resolver calls %d, want 1", f.count())
+	}
+	// The key is the Host header as sent (no parsing on a hit): another
+	// spelling of the same host is asked once, then hits too.
+	get("3000-a.localhost:9999", "t1")
+	get("3000-A.localhost", "t1")
+	get("3000-a.localhost:9999", "t1")
+	get("3000-A.localhost", "t1")
+	if f.count() != 3 {
+		t.Fatalf("resolver calls %d, want 3", f.count())
+	}
+	if got := f.last().Get(HeaderSandbox); got != "a" {
+		t.Errorf("the upper-case host was asked about sandbox %q, want a", got)
 	}
 	get("3000-a.localhost", "t2") // another credential
 	get("3000-b.localhost", "t1") // another sandbox, same credential
 	get("3001-a.localhost", "t1") // another port
-	if f.count() != 4 {
-		t.Fatalf("resolver calls %d, want 4", f.count())
+	if f.count() != 6 {
+		t.Fatalf("resolver calls %d, want 6", f.count())
 	}
 
 }
@@ -371,8 +382,27 @@ func TestCacheIsBounded(t *testing.T) {
 		t.Errorf("cache holds %d entries, limit 100", n)
 	}
 	c.put("expired", &decision{expires: now - 1}, now)
-	if c.get("expired", now) != nil {
-		t.Error("an expired decision was returned")
+	c.put("live", &decision{expires: now + int64(time.Hour)}, now)
+	c.removeExpired(now)
+	if c.get("expired") != nil || c.get("live") == nil {
+		t.Error("removeExpired kept an expired decision or dropped a live one")
+	}
+}
+
+// Expired decisions go within two sweeps; the next request asks again.
+func TestCachedDecisionsExpire(t *testing.T) {
+	f := &fakeResolver{}
+	f.answer = func(w http.ResponseWriter, r *http.Request) { forward(w, r, "1") }
+	h, _, _ := newTestHandler(t, f, nil)
+	serve(h, "GET", "http://3000-a.localhost/", nil)
+	serve(h, "GET", "http://3000-a.localhost/", nil)
+	if f.count() != 1 {
+		t.Fatalf("resolver calls %d, want 1 (the second request is a hit)", f.count())
+	}
+	time.Sleep(time.Second + 2*SweepInterval + 100*time.Millisecond)
+	serve(h, "GET", "http://3000-a.localhost/", nil)
+	if f.count() != 2 {
+		t.Errorf("resolver calls %d after the TTL, want 2", f.count())
 	}
 }
 

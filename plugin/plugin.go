@@ -166,6 +166,11 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		return nil, fmt.Errorf("%w %q: %s", ErrConfig, name, strings.Join(problems, "; "))
 	}
 
+	h.setRunner = h.runnerHeader != ""
+	h.runnerHeaderOrDefault = h.runnerHeader
+	if !h.setRunner {
+		h.runnerHeaderOrDefault = DefaultRunnerHeader
+	}
 	h.resolver = newResolverClient(strings.TrimRight(config.ResolverURL, "/"), secret, timeout)
 	if config.CacheSize > 0 && maxTTL > 0 {
 		h.cache = sharedCache(name+"\x00"+config.ResolverURL, config.CacheSize)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the plugin's unit tests under the Yaegi version that the pinned
+# Runs the plugin's unit tests (and, with arguments, its benchmarks) under the Yaegi version that the pinned
 # Traefik bundles, the way Traefik loads the plugin: GOPATH mode, standard
 # library symbols only.
 set -euo pipefail
@@ -13,4 +13,7 @@ mkdir -p "$pkg"
 # ordinary tests.
 find "$root/plugin" -maxdepth 1 -name '*.go' ! -name 'fuzz_test.go' ! -name 'yaegi_rules_test.go' -exec cp {} "$pkg/" \;
 cd "$gopath"
-GOPATH=$gopath GO111MODULE=off GOFLAGS= "$yaegi" test -v github.com/previewgate/previewgate/plugin
+# Arguments replace -v, e.g. the interpreted benchmarks:
+#   scripts/yaegi-test.sh -run XXX -bench . -benchtime 20000x
+[ $# -gt 0 ] || set -- -v
+GOPATH=$gopath GO111MODULE=off GOFLAGS= "$yaegi" test "$@" github.com/previewgate/previewgate/plugin

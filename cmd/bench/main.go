@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +47,8 @@ func run(ctx context.Context) error {
 	out := flag.String("out", "bench/results", "results folder (JSON and PNG)")
 	check := flag.Bool("check", false, "fail when a budget is missed")
 	report := flag.String("report", "", "with -check: check this JSON report instead of measuring")
+	only := flag.String("only", "", "comma-separated scenarios for the throughput rounds (bare Traefik is always kept); set -cold, -ws, -sse and -sandboxes to 0 to skip those")
+	profile := flag.String("profile", "", "instead of the whole run: load this scenario for -duration and write Traefik's CPU profile to -out/<scenario>.pprof")
 	flag.Parse()
 
 	if *check && *report != "" {
@@ -82,16 +85,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := bench.Run(ctx, bench.Options{
-		Root: root, Dir: filepath.Join(work, "stack"), Bins: bins, Rounds: *rounds,
-		Load:         bench.Load{Threads: *threads, Connections: *conns, Duration: *duration, CPUs: otherCPUs},
-		ColdRequests: *cold, Sandboxes: *sandboxes, WSMessages: *ws, SSERequests: *sseN,
-		TraefikCPUs: traefikCPUs, OtherCPUs: otherCPUs, Log: os.Stderr,
-	})
-	if err != nil {
-		return err
-	}
-	r.WriteTable(os.Stdout)
 	dir := *out
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(root, dir)
@@ -99,6 +92,28 @@ func run(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	opts := bench.Options{
+		Root: root, Dir: filepath.Join(work, "stack"), Bins: bins, Rounds: *rounds,
+		Load:         bench.Load{Threads: *threads, Connections: *conns, Duration: *duration, CPUs: otherCPUs},
+		ColdRequests: *cold, Sandboxes: *sandboxes, WSMessages: *ws, SSERequests: *sseN,
+		TraefikCPUs: traefikCPUs, OtherCPUs: otherCPUs, Log: os.Stderr,
+	}
+	if *only != "" {
+		opts.Only = strings.Split(*only, ",")
+	}
+	if *profile != "" {
+		path := filepath.Join(dir, *profile+".pprof")
+		if err := bench.Profile(ctx, opts, *profile, path); err != nil {
+			return err
+		}
+		fmt.Printf("Traefik CPU profile: go tool pprof -top %s %s\n", bins.Traefik, path)
+		return nil
+	}
+	r, err := bench.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	r.WriteTable(os.Stdout)
 	stamp := time.Now().UTC().Format("20060102-150405")
 	for _, name := range []string{stamp, "latest"} {
 		if err := r.WriteJSON(filepath.Join(dir, name+".json")); err != nil {

@@ -38,30 +38,55 @@ type Options struct {
 	WSMessages int
 	// SSERequests SSE streams per route and round.
 	SSERequests int
+	// Only, if set, limits the throughput rounds to these scenarios (bare
+	// Traefik is always kept: the ratios need it).
+	Only []string
 	// TraefikCPUs and OtherCPUs pin Traefik and everything else.
 	TraefikCPUs, OtherCPUs string
 	Log                    io.Writer
 }
 
-// Run starts the stack, measures everything and returns the report.
-func Run(ctx context.Context, o Options) (*Report, error) {
-	logf := func(format string, args ...interface{}) {
-		if o.Log != nil {
-			fmt.Fprintf(o.Log, format+"\n", args...)
-		}
+// env is a running benchmark stack.
+type env struct {
+	s   *stack.Stack
+	up  *Upstream
+	scs []Scenario
+}
+
+func (e *env) url(sc Scenario) string {
+	if sc.Direct {
+		return e.up.URL() + sc.Path
 	}
+	return "http://" + e.s.Web + sc.Path
+}
+
+func (e *env) headers(sc Scenario) []string {
+	h := append([]string(nil), sc.Headers...)
+	if sc.Host != "" {
+		h = append(h, "Host: "+sc.Host)
+	}
+	return h
+}
+
+func (e *env) close() {
+	e.s.Stop()
+	e.up.Close()
+}
+
+// start runs the stack with the comparison routes and checks that every
+// scenario answers the upstream's "ok".
+func start(ctx context.Context, o Options) (*env, error) {
 	up, err := StartUpstream(runnerKey, "bench-r2-key")
 	if err != nil {
 		return nil, err
 	}
-	defer up.Close()
-	var s *stack.Stack
 	secretFile := filepath.Join(o.Dir, "previewgate-secret")
 	internal, err := stack.FreeAddr()
 	if err != nil {
+		up.Close()
 		return nil, err
 	}
-	s, err = stack.Start(ctx, stack.Options{
+	s, err := stack.Start(ctx, stack.Options{
 		Root: o.Root, Dir: o.Dir, Bins: o.Bins, ResolverInternal: internal,
 		Runners: []string{
 			"r1=127.0.0.1:0,key=" + runnerKey + ",url=" + up.URL(),
@@ -71,38 +96,104 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		ResolverEnv:   []string{"PREVIEWGATE_FORWARD_AUTH=true", "LOG_LEVEL=warn"},
 		TraefikCPUs:   o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
 		ExtraDynamic: benchDynamic(up.URL(), internal, secretFile),
-		Plugins:      []stack.LocalPlugin{noopPlugin},
+		ExtraStatic: func(st map[string]interface{}) {
+			// pprof on the loopback-only admin entry point (Profile).
+			st["api"].(map[string]interface{})["debug"] = true
+		},
+		Plugins: []stack.LocalPlugin{noopPlugin},
 	})
 	if err != nil {
+		up.Close()
 		return nil, err
 	}
-	defer s.Stop()
-
 	cookie, err := securecookie.New([]byte(stack.SimProxyAPIKey), nil).Encode("daytona-sandbox-auth-demo-private", "demo-private")
 	if err != nil {
+		s.Stop()
+		up.Close()
 		return nil, err
 	}
-	r := newReport(o)
-	scs := scenarios(cookie)
-	urlOf := func(sc Scenario) string {
-		if sc.Direct {
-			return up.URL() + sc.Path
-		}
-		return "http://" + s.Web + sc.Path
-	}
-	headersOf := func(sc Scenario) []string {
-		h := append([]string(nil), sc.Headers...)
-		if sc.Host != "" {
-			h = append(h, "Host: "+sc.Host)
-		}
-		return h
-	}
-	// Every route must answer the upstream's "ok" before it is measured.
-	for _, sc := range scs {
-		if err := checkOK(urlOf(sc), headersOf(sc)); err != nil {
+	e := &env{s: s, up: up, scs: scenarios(cookie)}
+	for _, sc := range e.scs {
+		if err := checkOK(e.url(sc), e.headers(sc)); err != nil {
+			e.close()
 			return nil, fmt.Errorf("%s: %w\n%s", sc.Name, err, s.Logs())
 		}
 	}
+	return e, nil
+}
+
+// Profile loads one scenario and records Traefik's CPU profile meanwhile.
+func Profile(ctx context.Context, o Options, scenario, out string) error {
+	e, err := start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var sc *Scenario
+	for i := range e.scs {
+		if e.scs[i].Name == scenario {
+			sc = &e.scs[i]
+		}
+	}
+	if sc == nil {
+		return fmt.Errorf("no scenario %q", scenario)
+	}
+	load := o.Load
+	load.Duration += 2 * time.Second
+	done := make(chan error, 1)
+	go func() {
+		_, err := RunWrk(ctx, load, e.url(*sc), e.headers(*sc))
+		done <- err
+	}()
+	time.Sleep(time.Second)
+	secs := int(o.Load.Duration / time.Second)
+	resp, err := (&http.Client{Timeout: o.Load.Duration + 30*time.Second}).Get(
+		"http://" + e.s.Admin + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// Run starts the stack, measures everything and returns the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	logf := func(format string, args ...interface{}) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	e, err := start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	s, scs := e.s, e.scs
+	if len(o.Only) > 0 {
+		var kept []Scenario
+		for _, sc := range scs {
+			for _, n := range append(o.Only, ScBare) {
+				if sc.Name == n {
+					kept = append(kept, sc)
+					break
+				}
+			}
+		}
+		scs = kept
+	}
+	urlOf, headersOf := e.url, e.headers
+	r := newReport(o)
 	warm := o.Load
 	warm.Duration = time.Second
 	for _, sc := range scs {
@@ -123,20 +214,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.addScenarios(scs, results)
 
-	logf("cold path: %d concurrent first requests to one new sandbox", o.ColdRequests)
-	if r.Cold, err = coldPath(s, o.ColdRequests); err != nil {
-		return nil, err
+	if o.ColdRequests > 0 {
+		logf("cold path: %d concurrent first requests to one new sandbox", o.ColdRequests)
+		if r.Cold, err = coldPath(s, o.ColdRequests); err != nil {
+			return nil, err
+		}
 	}
-	logf("WebSocket round trips and SSE first events, gateway and bare Traefik")
-	if r.WebSocket, err = webSockets(ctx, s, o.Rounds, o.WSMessages); err != nil {
-		return nil, err
+	if o.WSMessages > 0 {
+		logf("WebSocket round trips, gateway and bare Traefik")
+		if r.WebSocket, err = webSockets(ctx, s, o.Rounds, o.WSMessages); err != nil {
+			return nil, err
+		}
 	}
-	if r.SSE, err = sse(s, o.Rounds, o.SSERequests); err != nil {
-		return nil, err
+	if o.SSERequests > 0 {
+		logf("SSE first events, gateway and bare Traefik")
+		if r.SSE, err = sse(s, o.Rounds, o.SSERequests); err != nil {
+			return nil, err
+		}
 	}
-	logf("scale: %d distinct sandboxes", o.Sandboxes)
-	if r.Scale, err = scale(s, o.Sandboxes); err != nil {
-		return nil, err
+	if o.Sandboxes > 0 {
+		logf("scale: %d distinct sandboxes", o.Sandboxes)
+		if r.Scale, err = scale(s, o.Sandboxes); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

@@ -1,0 +1,108 @@
+package plugin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// These benchmarks run compiled (go test -bench) and interpreted
+// (scripts/yaegi-test.sh -bench): only the interpreted numbers say what
+// Traefik pays; the compiled ones catch allocation regressions. Compare
+// runs with benchstat.
+
+// nopWriter is a ResponseWriter that keeps nothing.
+type nopWriter struct{ h http.Header }
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(int)             {}
+
+func benchHandler(b *testing.B, cacheSize int) http.Handler {
+	b.Helper()
+	f := &fakeResolver{}
+	srv := httptest.NewServer(f)
+	b.Cleanup(srv.Close)
+	cfg := CreateConfig()
+	cfg.PreviewDomains = []string{"localhost"}
+	cfg.ResolverURL = srv.URL
+	cfg.ResolverSecret = testSecret
+	cfg.CacheSize = cacheSize
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	h, err := New(context.Background(), next, cfg, b.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func benchServe(b *testing.B, h http.Handler, host, path string, header map[string]string) {
+	b.Helper()
+	// One template request; each iteration gets a fresh copy, as Traefik's
+	// server would, because the plugin rewrites the request.
+	tmpl := httptest.NewRequest("GET", "http://"+host+path, nil)
+	for k, v := range header {
+		tmpl.Header.Set(k, v)
+	}
+	w := &nopWriter{h: http.Header{}}
+	h.ServeHTTP(w, tmpl.Clone(context.Background())) // warm the cache
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		reqs[i] = tmpl.Clone(context.Background())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h.ServeHTTP(w, reqs[i])
+	}
+}
+
+func BenchmarkHitPublic(b *testing.B) {
+	benchServe(b, benchHandler(b, 1000), "3000-demo-public.localhost", "/fast", nil)
+}
+
+func BenchmarkHitPreviewToken(b *testing.B) {
+	benchServe(b, benchHandler(b, 1000), "3000-demo-private.localhost", "/fast",
+		map[string]string{HeaderDaytonaPreviewToken: "demopreviewtoken0000000000000001"})
+}
+
+func BenchmarkHitCookie(b *testing.B) {
+	benchServe(b, benchHandler(b, 1000), "3000-demo-private.localhost", "/fast",
+		map[string]string{"Cookie": "theme=dark; daytona-sandbox-auth-demo-private=MTcwMDAwMDAwMHxEdi1CQkFFQ180SUFBUkFCRUFBQUh2LUNBQUVHYzNSeWFXNW5EQW9BQ0dSbGJXOHRZWEJ3fA=="})
+}
+
+func BenchmarkMissCacheOff(b *testing.B) {
+	benchServe(b, benchHandler(b, 0), "3000-demo-public.localhost", "/fast", nil)
+}
+
+func BenchmarkParseLabel(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ParseLabel("3000-0b8f5d2c-6a4e-4f1e-9c3a-2d7e8f9a0b1c")
+	}
+}
+
+func BenchmarkTakeQueryKey(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		takeQueryKey("b=2&DAYTONA_SANDBOX_AUTH_KEY=demopreviewtoken0000000000000001&a=1")
+	}
+}
+
+func BenchmarkHasDotSegment(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		hasDotSegment("/static/js/app.0123456789.js")
+	}
+}
+
+// noopHandler is the floor under Yaegi: an interpreted ServeHTTP that only
+// calls next.
+type noopHandler struct{ next http.Handler }
+
+func (n *noopHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) { n.next.ServeHTTP(rw, req) }
+
+func BenchmarkNoopFloor(b *testing.B) {
+	benchServe(b, &noopHandler{next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}, "3000-demo-public.localhost", "/fast", nil)
+}

@@ -134,3 +134,33 @@ func sweep() {
 		}
 	}
 }
+
+// cookieParse is takeCookies' result for one host and Cookie header: the
+// sandbox cookie's value and the header without our cookies (nil: none
+// left). Its slices are shared and never modified.
+type cookieParse struct {
+	value string
+	kept  []string
+}
+
+// cookieParses remembers cookieParse results, keyed by host and Cookie
+// header, for every handler. Entries cannot go stale; when the bound is
+// reached the whole map is dropped.
+var (
+	cookieParses     sync.Map
+	cookieParseCount int64
+)
+
+// MaxCookieParses bounds cookieParses.
+const MaxCookieParses = 10000
+
+func rememberCookieParse(key string, p *cookieParse) {
+	if atomic.AddInt64(&cookieParseCount, 1) > MaxCookieParses {
+		cookieParses.Range(func(k, v interface{}) bool {
+			cookieParses.Delete(k)
+			return true
+		})
+		atomic.StoreInt64(&cookieParseCount, 1)
+	}
+	cookieParses.Store(key, p)
+}

@@ -3,6 +3,7 @@ package plugin
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -33,51 +34,30 @@ type handler struct {
 	runnerHeaderOrDefault string
 }
 
-// ServeHTTP is the per-request path. It is written for Yaegi, where every
-// statement and every call costs: a cache hit on a preview host is one
-// function with no calls into interpreted functions or methods, a few
-// compiled calls, and no parsing of the host (the host was validated
-// before its decision was cached, and the key is the Host header as sent).
+// ServeHTTP is the per-request path, written for Yaegi: every statement
+// costs, a call into an interpreted method costs more, and every call
+// allocates a frame sized by ALL the variables of the function called,
+// executed or not. So ServeHTTP holds only the cache-hit path, with few
+// variables: no parsing of the host (it was validated before its decision
+// was cached; the key is the Host header as sent), the credentials read by
+// a plain function only when the request has any, everything else in
+// serveMiss.
 func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	hdr := req.Header
 	u := req.URL
-	path := u.Path
-	if strings.Contains(path, "/.") || strings.IndexByte(path, '\\') >= 0 {
-		if hasDotSegment(path) {
-			writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
-			return
-		}
-	}
-
-	// The credentials, and the cache key: the Host header as sent plus
-	// every credential presented.
+	var cr *credentials
 	key := req.Host
-	bearer, previewToken, queryToken, cookie := "", "", "", ""
-	queryChanged := false
-	if v := hdr[hAuthorization]; len(v) != 0 && strings.HasPrefix(v[0], "Bearer ") {
-		bearer = v[0][len("Bearer "):]
-		key += "\x00b" + bearer
+	if len(hdr[hAuthorization]) != 0 || len(hdr[HeaderDaytonaPreviewToken]) != 0 || len(hdr[hCookie]) != 0 || u.RawQuery != "" {
+		cr = readCredentials(req, hdr, u)
+		key += cr.key
 	}
-	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
-		previewToken = v[0]
-		delete(hdr, HeaderDaytonaPreviewToken)
-		key += "\x00p" + previewToken
+	path := u.Path
+	if strings.ContainsAny(path, ".\\") && hasDotSegment(path) {
+		writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
+		return
 	}
-	if raw := u.RawQuery; raw != "" && (strings.Contains(raw, QueryAuthKey) || strings.IndexByte(raw, '%') >= 0) {
-		if tok, rest, found := takeQueryKey(raw); found {
-			queryToken, queryChanged = tok, true
-			u.RawQuery = rest
-			key += "\x00q" + queryToken
-		}
-	}
-	cookies := hdr[hCookie] // as sent: the toolbox route looks again
-	if len(cookies) != 0 && (len(cookies) > 1 || strings.Contains(cookies[0], "daytona-") || strings.Contains(cookies[0], cookiePKCE)) {
-		cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
-		key += "\x00c" + cookie
-	}
-
-	if c := h.cache; c != nil {
-		if v, ok := c.m.Load(key); ok {
+	if h.cache != nil {
+		if v, ok := h.cache.m.Load(key); ok {
 			// Expired decisions are removed by the cache's sweeper.
 			d := v.(*decision)
 			hdr[HeaderDaytonaAuthorization] = d.runnerAuth
@@ -91,32 +71,107 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			if path == "" {
 				path = "/"
 			}
-			raw := u.RawPath
 			u.Path = d.prefix + path
-			p := path
-			if raw != "" {
-				u.RawPath = d.prefix + raw
-				p = raw
+			if u.RawPath != "" {
+				u.RawPath = d.prefix + u.RawPath
 			}
-			// Traefik's proxy reads RequestURI. When it still holds the
-			// path as sent (origin form, query untouched), prefixing it
-			// is the rewrite; otherwise it is rebuilt.
-			ruri := req.RequestURI
-			if !queryChanged && strings.HasPrefix(ruri, p) && (len(ruri) == len(p) || ruri[len(p)] == '?') {
-				req.RequestURI = d.prefix + ruri
-			} else {
-				req.RequestURI = u.RequestURI()
-			}
+			// Traefik's proxy forwards RequestURI.
+			req.RequestURI = u.RequestURI()
 			h.next.ServeHTTP(rw, req)
 			return
 		}
 	}
-	h.serveMiss(rw, req, key, bearer, previewToken, queryToken, cookie, cookies)
+	if cr == nil {
+		cr = &credentials{}
+	}
+	h.serveMiss(rw, req, key, cr)
+}
+
+// credentials are what a request presented, read (and removed where they
+// must not reach the sandbox) by readCredentials.
+type credentials struct {
+	bearer, previewToken, queryToken, cookie string
+	// cookies is the Cookie header as sent: the toolbox route looks again.
+	cookies      []string
+	queryChanged bool
+	// key is appended to the Host header to make the cache key.
+	key string
+}
+
+// readCredentials takes the bearer token, the preview-token header (which
+// is removed), the query key and the host's sandbox cookie. The rarer
+// query and cookie work is in functions of their own: under Yaegi a call
+// allocates a frame for every variable of the function called.
+func readCredentials(req *http.Request, hdr http.Header, u *url.URL) *credentials {
+	cr := &credentials{}
+	if v := hdr[hAuthorization]; len(v) != 0 && strings.HasPrefix(v[0], "Bearer ") {
+		cr.bearer = v[0][len("Bearer "):]
+		cr.key = "\x00b" + cr.bearer
+	}
+	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
+		cr.previewToken = v[0]
+		delete(hdr, HeaderDaytonaPreviewToken)
+		cr.key += "\x00p" + v[0]
+	}
+	if u.RawQuery != "" {
+		readQueryKey(cr, u)
+	}
+	cr.cookies = hdr[hCookie]
+	if len(cr.cookies) != 0 {
+		readCookie(cr, req, hdr)
+	}
+	return cr
+}
+
+// readQueryKey removes the query key from the query textually (the rest
+// keeps its order) and keeps its value.
+func readQueryKey(cr *credentials, u *url.URL) {
+	raw := u.RawQuery
+	if !strings.Contains(raw, QueryAuthKey) && strings.IndexByte(raw, '%') < 0 {
+		return
+	}
+	if tok, rest, found := takeQueryKey(raw); found {
+		cr.queryToken, cr.queryChanged = tok, true
+		u.RawQuery = rest
+		cr.key += "\x00q" + tok
+	}
+}
+
+// readCookie removes every cookie of ours from the request and keeps the
+// value of the host's sandbox cookie.
+func readCookie(cr *credentials, req *http.Request, hdr http.Header) {
+	c := cr.cookies
+	if len(c) == 1 && !strings.Contains(c[0], "daytona-") && !strings.Contains(c[0], cookiePKCE) {
+		return
+	}
+	// Browsers send the same Cookie header again and again: its parse is
+	// remembered (it depends on nothing else than the host and the header).
+	if len(c) == 1 {
+		memo := req.Host + "\x00" + c[0]
+		if v, ok := cookieParses.Load(memo); ok {
+			p := v.(*cookieParse)
+			if p.kept == nil {
+				delete(hdr, hCookie)
+			} else {
+				hdr[hCookie] = p.kept
+			}
+			cr.cookie = p.value
+			cr.key += "\x00c" + p.value
+			return
+		}
+		cr.cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
+		kept := hdr[hCookie]
+		rememberCookieParse(memo, &cookieParse{value: cr.cookie, kept: kept[:len(kept):len(kept)]})
+		cr.key += "\x00c" + cr.cookie
+		return
+	}
+	cr.cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
+	cr.key += "\x00c" + cr.cookie
 }
 
 // serveMiss is everything but a cache hit: the gateway host, and preview
 // hosts whose decision is not cached.
-func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key, bearer, previewToken, queryToken, cookie string, cookies []string) {
+func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
 	// The runner header and its credential are the plugin's alone: every
 	// client copy goes (a forward overwrites them, other answers never
 	// reach a runner, but direct routing sets no runner header).
@@ -128,9 +183,9 @@ func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key, bear
 		host = host[:i]
 	}
 	host = strings.ToLower(host)
-	q := &query{route: RoutePreview, bearer: bearer, previewToken: previewToken, queryToken: queryToken, cookie: cookie}
+	q := &query{route: RoutePreview, bearer: cr.bearer, previewToken: cr.previewToken, queryToken: cr.queryToken, cookie: cr.cookie}
 	if h.gateway[host] {
-		h.serveGateway(rw, req, q, cookies)
+		h.serveGateway(rw, req, q, cr.cookies)
 		return
 	}
 

@@ -533,3 +533,30 @@ func TestHealthShowsTheCacheOnlyToSecretHolders(t *testing.T) {
 		t.Errorf("health with the secret: %d %s, want %s", rec.Code, rec.Body.String(), want)
 	}
 }
+
+// The Cookie header's parse is remembered: a repeated header gives the
+// same credential and the same stripped header, and the remembered slice
+// is never shared with a later append.
+func TestRepeatedCookieHeader(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	hdr := map[string]string{"Cookie": "app=1; daytona-sandbox-auth-c1=v1; daytona-sandbox-auth-other=x; pkce_verifier=p; theme=dark"}
+	for i := 0; i < 3; i++ {
+		if rec := serve(h, "GET", "http://3000-c1.localhost/", hdr); rec.Code != http.StatusTeapot {
+			t.Fatalf("request %d: %d", i, rec.Code)
+		}
+		if got := s.header.Values("Cookie"); len(got) != 1 || got[0] != "app=1; theme=dark" {
+			t.Errorf("request %d: the sandbox got cookies %q", i, got)
+		}
+		s.header["Cookie"] = append(s.header["Cookie"], "appended=1")
+	}
+	if f.count() != 1 || f.last().Get(HeaderCookie) != "v1" {
+		t.Errorf("resolver calls %d, cookie %q; want 1 call with v1", f.count(), f.last().Get(HeaderCookie))
+	}
+	// Only our cookies: the header goes.
+	serve(h, "GET", "http://3000-c1.localhost/", map[string]string{"Cookie": "daytona-sandbox-auth-c1=v1"})
+	serve(h, "GET", "http://3000-c1.localhost/", map[string]string{"Cookie": "daytona-sandbox-auth-c1=v1"})
+	if got, ok := s.header["Cookie"]; ok {
+		t.Errorf("the sandbox got cookies %q", got)
+	}
+}

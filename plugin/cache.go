@@ -139,8 +139,8 @@ func sweep() {
 // sandbox cookie's value and the header without our cookies (nil: none
 // left). Its slices are shared and never modified.
 type cookieParse struct {
-	value string
-	kept  []string
+	value, key string
+	kept       []string
 }
 
 // cookieParses remembers cookieParse results, keyed by host and Cookie

@@ -47,9 +47,22 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	u := req.URL
 	var cr *credentials
 	key := req.Host
-	if len(hdr[hAuthorization]) != 0 || len(hdr[HeaderDaytonaPreviewToken]) != 0 || len(hdr[hCookie]) != 0 || u.RawQuery != "" {
+	if len(hdr[hAuthorization]) != 0 || u.RawQuery != "" {
 		cr = readCredentials(req, hdr, u)
 		key += cr.key
+	}
+	if c := hdr[hCookie]; len(c) != 0 {
+		cr = readCookie(cr, req, hdr, c)
+		key += cr.cookieKey
+	}
+	// The preview token, the SDK's credential, is read here: a call costs.
+	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
+		delete(hdr, HeaderDaytonaPreviewToken)
+		key += "\x00p" + v[0]
+		if cr == nil {
+			cr = &credentials{}
+		}
+		cr.previewToken = v[0]
 	}
 	path := u.Path
 	if strings.ContainsAny(path, ".\\") && hasDotSegment(path) {
@@ -94,8 +107,9 @@ type credentials struct {
 	// cookies is the Cookie header as sent: the toolbox route looks again.
 	cookies      []string
 	queryChanged bool
-	// key is appended to the Host header to make the cache key.
-	key string
+	// key and cookieKey are appended to the Host header to make the cache
+	// key.
+	key, cookieKey string
 }
 
 // readCredentials takes the bearer token, the preview-token header (which
@@ -108,17 +122,8 @@ func readCredentials(req *http.Request, hdr http.Header, u *url.URL) *credential
 		cr.bearer = v[0][len("Bearer "):]
 		cr.key = "\x00b" + cr.bearer
 	}
-	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
-		cr.previewToken = v[0]
-		delete(hdr, HeaderDaytonaPreviewToken)
-		cr.key += "\x00p" + v[0]
-	}
 	if u.RawQuery != "" {
 		readQueryKey(cr, u)
-	}
-	cr.cookies = hdr[hCookie]
-	if len(cr.cookies) != 0 {
-		readCookie(cr, req, hdr)
 	}
 	return cr
 }
@@ -138,35 +143,46 @@ func readQueryKey(cr *credentials, u *url.URL) {
 }
 
 // readCookie removes every cookie of ours from the request and keeps the
-// value of the host's sandbox cookie.
-func readCookie(cr *credentials, req *http.Request, hdr http.Header) {
+// value of the host's sandbox cookie. cr may be nil. Browsers send the same
+// Cookie header again and again, so its parse is remembered (it depends on
+// the host and the header only); parseCookie does the first one.
+func readCookie(cr *credentials, req *http.Request, hdr http.Header, c []string) *credentials {
+	if cr == nil {
+		cr = &credentials{cookies: c}
+	} else {
+		cr.cookies = c
+	}
+	if len(c) != 1 {
+		parseCookie(cr, req, hdr)
+		return cr
+	}
+	if v, ok := cookieParses.Load(req.Host + "\x00" + c[0]); ok {
+		p := v.(*cookieParse)
+		if p.kept == nil {
+			delete(hdr, hCookie)
+		} else {
+			hdr[hCookie] = p.kept
+		}
+		cr.cookie, cr.cookieKey = p.value, p.key
+		return cr
+	}
+	parseCookie(cr, req, hdr)
+	return cr
+}
+
+// parseCookie is readCookie's first look at a Cookie header.
+func parseCookie(cr *credentials, req *http.Request, hdr http.Header) {
 	c := cr.cookies
 	if len(c) == 1 && !strings.Contains(c[0], "daytona-") && !strings.Contains(c[0], cookiePKCE) {
-		return
-	}
-	// Browsers send the same Cookie header again and again: its parse is
-	// remembered (it depends on nothing else than the host and the header).
-	if len(c) == 1 {
-		memo := req.Host + "\x00" + c[0]
-		if v, ok := cookieParses.Load(memo); ok {
-			p := v.(*cookieParse)
-			if p.kept == nil {
-				delete(hdr, hCookie)
-			} else {
-				hdr[hCookie] = p.kept
-			}
-			cr.cookie = p.value
-			cr.key += "\x00c" + p.value
-			return
-		}
-		cr.cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
-		kept := hdr[hCookie]
-		rememberCookieParse(memo, &cookieParse{value: cr.cookie, kept: kept[:len(kept):len(kept)]})
-		cr.key += "\x00c" + cr.cookie
+		rememberCookieParse(req.Host+"\x00"+c[0], &cookieParse{kept: c[:1:1]})
 		return
 	}
 	cr.cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
-	cr.key += "\x00c" + cr.cookie
+	cr.cookieKey = "\x00c" + cr.cookie
+	if len(c) == 1 {
+		kept := hdr[hCookie]
+		rememberCookieParse(req.Host+"\x00"+c[0], &cookieParse{value: cr.cookie, key: cr.cookieKey, kept: kept[:len(kept):len(kept)]})
+	}
 }
 
 // serveMiss is everything but a cache hit: the gateway host, and preview

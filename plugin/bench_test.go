@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -24,9 +26,14 @@ func benchHandler(b *testing.B, cacheSize int) http.Handler {
 	f := &fakeResolver{}
 	srv := httptest.NewServer(f)
 	b.Cleanup(srv.Close)
+	return benchHandlerAt(b, srv.URL, cacheSize)
+}
+
+func benchHandlerAt(b *testing.B, resolverURL string, cacheSize int) http.Handler {
+	b.Helper()
 	cfg := CreateConfig()
 	cfg.PreviewDomains = []string{"localhost"}
-	cfg.ResolverURL = srv.URL
+	cfg.ResolverURL = resolverURL
 	cfg.ResolverSecret = testSecret
 	cfg.CacheSize = cacheSize
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
@@ -73,7 +80,47 @@ func BenchmarkHitCookie(b *testing.B) {
 }
 
 func BenchmarkMissCacheOff(b *testing.B) {
-	benchServe(b, benchHandler(b, 0), "3000-demo-public.localhost", "/fast", nil)
+	h := benchHandlerAt(b, rawResolver(b), 0)
+	benchServe(b, h, "3000-demo-public.localhost", "/fast", nil)
+}
+
+// rawResolver answers every request on a keep-alive connection with one
+// fixed forward decision, written by one call: under Yaegi an
+// httptest.Server's handler would be interpreted and would outweigh the
+// plugin in BenchmarkMissCacheOff.
+func rawResolver(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	answer := []byte("HTTP/1.1 200 OK\r\n" + HeaderDecision + ": forward\r\n" + HeaderRunner + ": r1\r\n" +
+		HeaderRunnerKey + ": Bearer k\r\n" + HeaderPrefix + ": /sandboxes/demo-public/toolbox/proxy/3000\r\n" +
+		HeaderTTL + ": 10\r\nContent-Length: 0\r\n\r\n")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					req.Body.Close()
+					if _, err := c.Write(answer); err != nil {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }
 
 func BenchmarkParseLabel(b *testing.B) {

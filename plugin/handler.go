@@ -97,7 +97,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	if cr == nil {
 		cr = &credentials{}
 	}
-	h.serveMiss(rw, req, key, cr)
+	serveMiss(h, rw, req, key, cr)
 }
 
 // credentials are what a request presented, read (and removed where they
@@ -187,7 +187,7 @@ func parseCookie(cr *credentials, req *http.Request, hdr http.Header) {
 
 // serveMiss is everything but a cache hit: the gateway host, and preview
 // hosts whose decision is not cached.
-func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
+func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
 	// The runner header and its credential are the plugin's alone: every
 	// client copy goes (a forward overwrites them, other answers never
 	// reach a runner, but direct routing sets no runner header).
@@ -201,7 +201,7 @@ func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key strin
 	host = strings.ToLower(host)
 	q := &query{route: RoutePreview, bearer: cr.bearer, previewToken: cr.previewToken, queryToken: cr.queryToken, cookie: cr.cookie}
 	if h.gateway[host] {
-		h.serveGateway(rw, req, q, cr.cookies)
+		serveGateway(h, rw, req, q, cr.cookies)
 		return
 	}
 
@@ -222,15 +222,15 @@ func (h *handler) serveMiss(rw http.ResponseWriter, req *http.Request, key strin
 	if h.cache == nil {
 		key = ""
 	}
-	d := h.ask(rw, req, q, key)
+	d := ask(h, rw, req, q, key)
 	if d != nil {
-		h.forward(rw, req, d, req.URL.Path, req.URL.RawPath)
+		forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
 	}
 }
 
 // serveGateway serves the gateway host: GET /health, the SDK's toolbox route
 // /toolbox/{sandboxId}/{path}, and whatever the resolver answers for the rest.
-func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request, q *query, cookies []string) {
+func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, q *query, cookies []string) {
 	q.route = RouteGateway
 	p := req.URL.Path
 	if p == "/health" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
@@ -242,7 +242,7 @@ func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request, q *que
 		return
 	}
 	if !strings.HasPrefix(p, "/toolbox/") {
-		h.ask(rw, req, q, "")
+		ask(h, rw, req, q, "")
 		return
 	}
 	rest := p[len("/toolbox/"):]
@@ -278,18 +278,18 @@ func (h *handler) serveGateway(rw http.ResponseWriter, req *http.Request, q *que
 	if h.cache != nil {
 		key = "/toolbox/" + id + "\x00" + q.bearer + "\x00" + q.previewToken + "\x00" + q.queryToken + "\x00" + q.cookie
 		if d := h.cache.get(key); d != nil {
-			h.forward(rw, req, d, tail, rawTail)
+			forward(h, rw, req, d, tail, rawTail)
 			return
 		}
 	}
-	if d := h.ask(rw, req, q, key); d != nil {
-		h.forward(rw, req, d, tail, rawTail)
+	if d := ask(h, rw, req, q, key); d != nil {
+		forward(h, rw, req, d, tail, rawTail)
 	}
 }
 
 // forward rewrites the request toward the runner and hands it to Traefik.
 // Traefik's proxy reads RequestURI, so it is rewritten with the path.
-func (h *handler) forward(rw http.ResponseWriter, req *http.Request, d *decision, path, rawPath string) {
+func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision, path, rawPath string) {
 	hdr := req.Header
 	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
 	if h.setRunner {
@@ -315,62 +315,84 @@ func (h *handler) forward(rw http.ResponseWriter, req *http.Request, d *decision
 
 // ask gets a decision from the resolver. It returns the forward decision
 // (cached under key when key is not empty), or nil after it has answered
-// the client itself.
-func (h *handler) ask(rw http.ResponseWriter, req *http.Request, q *query, key string) *decision {
+// the client itself. The forward case is kept short; the others are in
+// functions of their own (a Yaegi call allocates its whole frame).
+func ask(h *handler, rw http.ResponseWriter, req *http.Request, q *query, key string) *decision {
 	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
 		q.skipActivity = true
 	}
-	resp, err := h.resolver.decide(req, q)
+	resp, err := decide(h.resolver, req, q)
 	if err != nil {
-		if req.Context().Err() != nil {
-			return nil // the client has gone; nothing to answer
-		}
-		// Fail closed: nothing is forwarded without a decision.
-		if os.IsTimeout(err) {
-			writeError(rw, req, http.StatusServiceUnavailable, "service unavailable: the preview gateway's resolver did not answer in time")
-		} else {
-			writeError(rw, req, http.StatusServiceUnavailable, "service unavailable: the preview gateway's resolver is unreachable")
-		}
+		resolverFailed(rw, req, err)
 		return nil
 	}
-	defer resp.Body.Close()
-
-	switch resp.Header.Get(HeaderDecision) {
-	case DecisionRespond:
-		respond(rw, resp)
-		return nil
-	case DecisionForward:
-		if resp.StatusCode == http.StatusOK && q.route != RouteGateway {
-			if d := decisionFrom(resp.Header, h.runnerHeader != ""); d != nil {
-				if key != "" {
-					h.store(key, d, resp.Header.Get(HeaderTTL))
-				}
-				return d
+	if v := resp.Header[HeaderDecision]; len(v) == 1 && v[0] == DecisionForward && resp.StatusCode == http.StatusOK && q.route != RouteGateway {
+		resp.Body.Close() // a forward decision has no body
+		if d := decisionFrom(resp.Header, h.setRunner); d != nil {
+			if key != "" {
+				store(h, key, d, resp.Header[HeaderTTL])
 			}
+			return d
 		}
+		resolverAnswered(rw, req, nil)
+		return nil
 	}
-	writeError(rw, req, http.StatusBadGateway, "bad gateway: the preview gateway's resolver gave no valid decision")
+	resolverAnswered(rw, req, resp)
 	return nil
 }
 
-// decisionFrom reads a forward decision; nil if a required field is missing.
-func decisionFrom(h http.Header, needRunner bool) *decision {
-	auth := h.Get(HeaderRunnerKey)
-	prefix := h.Get(HeaderPrefix)
-	runner := h.Get(HeaderRunner)
-	if auth == "" || !strings.HasPrefix(prefix, "/sandboxes/") || (needRunner && runner == "") {
-		return nil
+// resolverFailed answers when no decision came: nothing is forwarded.
+func resolverFailed(rw http.ResponseWriter, req *http.Request, err error) {
+	if req.Context().Err() != nil {
+		return // the client has gone; nothing to answer
 	}
-	return &decision{
-		runner:     []string{runner},
-		runnerAuth: []string{auth},
-		prefix:     strings.TrimRight(prefix, "/"),
-		stripAuth:  h.Get(HeaderStripAuth) == "1",
+	if os.IsTimeout(err) {
+		writeError(rw, req, http.StatusServiceUnavailable, "service unavailable: the preview gateway's resolver did not answer in time")
+		return
 	}
+	writeError(rw, req, http.StatusServiceUnavailable, "service unavailable: the preview gateway's resolver is unreachable")
 }
 
-func (h *handler) store(key string, d *decision, ttl string) {
-	secs, err := strconv.Atoi(ttl)
+// resolverAnswered passes a "respond" decision on to the client; anything
+// else (resp nil: an incomplete forward) is a 502.
+func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Response) {
+	if resp != nil {
+		defer resp.Body.Close()
+		if v := resp.Header[HeaderDecision]; len(v) == 1 && v[0] == DecisionRespond {
+			respond(rw, resp)
+			return
+		}
+	}
+	writeError(rw, req, http.StatusBadGateway, "bad gateway: the preview gateway's resolver gave no valid decision")
+}
+
+// decisionFrom reads a forward decision; nil if a required field is missing.
+// The resolver's response headers are read by their canonical keys, as
+// map lookups (Header.Get canonicalises every time).
+func decisionFrom(h http.Header, needRunner bool) *decision {
+	auth, prefix, runner := h[HeaderRunnerKey], h[HeaderPrefix], h[HeaderRunner]
+	if len(auth) == 0 || auth[0] == "" || len(prefix) == 0 || !strings.HasPrefix(prefix[0], "/sandboxes/") ||
+		(needRunner && (len(runner) == 0 || runner[0] == "")) {
+		return nil
+	}
+	d := &decision{
+		runnerAuth: auth[:1:1],
+		prefix:     strings.TrimRight(prefix[0], "/"),
+	}
+	if len(runner) != 0 {
+		d.runner = runner[:1:1]
+	}
+	if v := h[HeaderStripAuth]; len(v) != 0 && v[0] == "1" {
+		d.stripAuth = true
+	}
+	return d
+}
+
+func store(h *handler, key string, d *decision, ttlValues []string) {
+	if len(ttlValues) == 0 {
+		return
+	}
+	secs, err := strconv.Atoi(ttlValues[0])
 	if err != nil || secs <= 0 {
 		return
 	}

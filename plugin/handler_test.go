@@ -35,7 +35,7 @@ func (f *fakeResolver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, r)
 		return
 	}
-	forward(w, r, "10")
+	forwardAnswer(w, r, "10")
 }
 
 func (f *fakeResolver) count() int {
@@ -50,7 +50,7 @@ func (f *fakeResolver) last() http.Header {
 	return f.calls[len(f.calls)-1]
 }
 
-func forward(w http.ResponseWriter, r *http.Request, ttl string) {
+func forwardAnswer(w http.ResponseWriter, r *http.Request, ttl string) {
 	h := w.Header()
 	id := r.Header.Get(HeaderSandbox)
 	h.Set(HeaderDecision, DecisionForward)
@@ -264,10 +264,13 @@ func TestResolverFailuresFailClosed(t *testing.T) {
 			w.Header().Set(HeaderPrefix, "/sandboxes/demo/toolbox/proxy/3000")
 		}, 502},
 		{"forward with a foreign prefix", func(w http.ResponseWriter, r *http.Request) {
-			forward(w, r, "0")
+			forwardAnswer(w, r, "0")
 			w.Header().Set(HeaderPrefix, "/admin")
 		}, 502},
-		{"slow", func(w http.ResponseWriter, r *http.Request) { time.Sleep(400 * time.Millisecond); forward(w, r, "0") }, 503},
+		{"slow", func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(400 * time.Millisecond)
+			forwardAnswer(w, r, "0")
+		}, 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -352,7 +355,7 @@ func TestCacheSurvivesRebuildsAndHonoursTTL(t *testing.T) {
 		t.Errorf("resolver calls after a rebuild %d, want 1", f.count())
 	}
 
-	f.answer = func(w http.ResponseWriter, r *http.Request) { forward(w, r, "0") }
+	f.answer = func(w http.ResponseWriter, r *http.Request) { forwardAnswer(w, r, "0") }
 	h := build()
 	serve(h, "GET", "http://3000-b.localhost/", nil)
 	serve(h, "GET", "http://3000-b.localhost/", nil)
@@ -392,7 +395,7 @@ func TestCacheIsBounded(t *testing.T) {
 // Expired decisions go within two sweeps; the next request asks again.
 func TestCachedDecisionsExpire(t *testing.T) {
 	f := &fakeResolver{}
-	f.answer = func(w http.ResponseWriter, r *http.Request) { forward(w, r, "1") }
+	f.answer = func(w http.ResponseWriter, r *http.Request) { forwardAnswer(w, r, "1") }
 	h, _, _ := newTestHandler(t, f, nil)
 	serve(h, "GET", "http://3000-a.localhost/", nil)
 	serve(h, "GET", "http://3000-a.localhost/", nil)
@@ -450,7 +453,7 @@ func TestGatewayHost(t *testing.T) {
 		t.Errorf("other gateway path: %d, forwarded %v", rec.Code, s.called)
 	}
 	// A forward decision for a gateway path is a contract violation.
-	f.answer = func(w http.ResponseWriter, r *http.Request) { forward(w, r, "10") }
+	f.answer = func(w http.ResponseWriter, r *http.Request) { forwardAnswer(w, r, "10") }
 	if rec := serve(h, "GET", "http://preview.test/other", nil); rec.Code != http.StatusBadGateway || s.called {
 		t.Errorf("forward on gateway path: %d, forwarded %v", rec.Code, s.called)
 	}

@@ -45,17 +45,17 @@ func ParsePort(s string) (int, bool) {
 }
 
 // ParseLabel splits a preview host's first label "{port}-{idOrToken}" at the
-// first '-' and validates both parts.
+// first '-' and validates both parts, as ParsePort and ValidSandboxID do.
+// It is one function on purpose: under Yaegi every call allocates a frame.
 func ParseLabel(label string) (string, string, bool) {
-	if len(label) > MaxLabel {
-		return "", "", false
-	}
 	i := strings.IndexByte(label, '-')
-	if i < 0 {
+	n := len(label)
+	// 1-5 digits, a '-', an id of 1 to 57 characters.
+	if i < 1 || i > 5 || n > MaxLabel || n-i < 2 || label[0] == '0' || label[i+1] == '-' || label[n-1] == '-' {
 		return "", "", false
 	}
 	port, id := label[:i], label[i+1:]
-	if _, ok := ParsePort(port); !ok || !ValidSandboxID(id) {
+	if strings.Trim(port, "0123456789") != "" || (i == 5 && port > "65535") || strings.Trim(id, idChars) != "" {
 		return "", "", false
 	}
 	return port, id, true

@@ -3,6 +3,7 @@ package plugin
 import (
 	"crypto/subtle"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,6 +32,8 @@ func sharedTransport(base string) *http.Transport {
 			MaxIdleConns:        512,
 			MaxIdleConnsPerHost: 512,
 			IdleConnTimeout:     90 * time.Second,
+			// Decisions have no body: no Accept-Encoding, no gzip.
+			DisableCompression: true,
 		}
 		transports[base] = t
 	}
@@ -66,14 +69,15 @@ type query struct {
 	skipActivity                     bool
 }
 
-func (c *resolverClient) decide(req *http.Request, q *query) (*http.Response, error) {
+func decide(c *resolverClient, req *http.Request, q *query) (*http.Response, error) {
 	out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, c.decideURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	h := out.Header
 	h[HeaderKey] = c.secret
-	h[HeaderRoute] = []string{q.route}
+	h["User-Agent"] = noUserAgent
+	h[HeaderRoute] = routeValues[q.route]
 	h[HeaderSandbox] = []string{q.sandbox}
 	h[HeaderHost] = []string{req.Host}
 	h[HeaderMethod] = []string{req.Method}
@@ -98,21 +102,25 @@ func (c *resolverClient) decide(req *http.Request, q *query) (*http.Response, er
 		h[HeaderCookie] = []string{q.cookie}
 	}
 	if q.skipActivity {
-		h[HeaderSkipActivity] = []string{"true"}
+		h[HeaderSkipActivity] = skipActivityValue
 	}
 	return c.client.Do(out)
 }
 
+// Header values that never change are shared, read-only slices: the
+// transport only reads them.
+var (
+	noUserAgent = []string{""} // an empty User-Agent is not sent
+	routeValues = map[string][]string{
+		RoutePreview: {RoutePreview}, RouteToolbox: {RouteToolbox}, RouteGateway: {RouteGateway},
+	}
+	skipActivityValue = []string{"true"}
+)
+
 // clientIP is the host part of a RemoteAddr ("1.2.3.4:5678", "[::1]:80").
 func clientIP(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			addr = addr[:i]
-			break
-		}
-		if addr[i] == ']' {
-			break
-		}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 && strings.IndexByte(addr[i:], ']') < 0 {
+		addr = addr[:i]
 	}
 	if len(addr) > 1 && addr[0] == '[' && addr[len(addr)-1] == ']' {
 		addr = addr[1 : len(addr)-1]

@@ -279,8 +279,11 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	s.deps.Metrics.Decision(route, dec.Outcome)
 
 	out := w.Header()
-	out.Set("Cache-Control", "no-store")
 	if f := dec.Forward; f != nil {
+		// The plugin parses this answer on Traefik's hot path: nothing but
+		// the decision (no Date, no request id, no Cache-Control).
+		out["Date"] = nil
+		delete(out, "X-Request-Id")
 		info.runner = f.Runner
 		out.Set(plugin.HeaderDecision, plugin.DecisionForward)
 		out.Set(plugin.HeaderRunner, f.Runner)

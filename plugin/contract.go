@@ -1,5 +1,7 @@
 package plugin
 
+import "strings"
+
 // This file is the wire contract between the plugin (running inside Traefik)
 // and the resolver's decision endpoint. It is written once, here, and both
 // sides use these constants: the resolver imports this package.
@@ -8,16 +10,16 @@ package plugin
 //
 // On a cache miss the plugin sends
 //
-//	GET {resolverURL}/v1/decide
+//	GET {resolverURL}/v1/decide/preview/{sandbox}/{port}   a preview host {port}-{sandbox}.{domain}
+//	GET {resolverURL}/v1/decide/toolbox/{sandbox}          the SDK route /toolbox/{sandbox}/… on a gateway host
+//	GET {resolverURL}/v1/decide/gateway                    anything else on a gateway host
+//
+// where {sandbox} is the sandbox id or signed token, already checked by
+// ValidSandboxID and ParsePort (so it needs no escaping), and the headers
+//
 //	X-Previewgate-Key:           the shared secret (the resolver answers 401 without it)
-//	X-Previewgate-Route:         "preview", "toolbox" or "gateway" (see RoutePreview…)
-//	X-Previewgate-Sandbox:       the sandbox id or signed token from the host label
-//	                             (preview) or from the path (toolbox); empty for gateway
-//	X-Previewgate-Port:          the port from the host label (preview only)
-//	X-Previewgate-Host:          the original Host header
-//	X-Previewgate-Method:        the original method
-//	X-Previewgate-Path:          the original escaped path
-//	X-Previewgate-Query:         the original raw query
+//	X-Previewgate-Request:       "{method} {host} {request URI}": the client's method, Host
+//	                             header and escaped path and query (the query key removed)
 //	X-Previewgate-Client-Ip:     the client's IP as Traefik saw it
 //	X-Previewgate-Bearer:        the token of "Authorization: Bearer <token>", if any
 //	X-Previewgate-Preview-Token: the X-Daytona-Preview-Token header, if any
@@ -26,7 +28,9 @@ package plugin
 //	X-Previewgate-Skip-Activity: "true" when the client sent
 //	                             X-Daytona-Skip-Last-Activity-Update: true
 //
-// Credentials travel in their own headers so that the resolver never has to
+// The target is in the path and the client's request in one header because
+// every header the interpreted plugin sets costs Traefik measurable CPU
+// (see bench/). // Credentials travel in their own headers so that the resolver never has to
 // parse the client's Cookie or Authorization header, and never sees the
 // client's other cookies.
 //
@@ -52,7 +56,8 @@ package plugin
 // timeout) is a resolver failure: the plugin answers 502 or 503 with
 // Daytona's JSON error body and forwards nothing.
 const (
-	// DecidePath is the resolver's decision endpoint (on its internal listener).
+	// DecidePath is the prefix of the resolver's decision endpoint (on its
+	// internal listener): DecidePath + "/" + route [+ "/" + sandbox [+ "/" + port]].
 	DecidePath = "/v1/decide"
 	// TraefikConfigPath serves the per-runner child routers and services to
 	// Traefik's HTTP provider (internal listener, same shared secret).
@@ -64,13 +69,7 @@ const (
 	UnroutablePath = "/v1/unroutable"
 
 	HeaderKey          = "X-Previewgate-Key"
-	HeaderRoute        = "X-Previewgate-Route"
-	HeaderSandbox      = "X-Previewgate-Sandbox"
-	HeaderPort         = "X-Previewgate-Port"
-	HeaderHost         = "X-Previewgate-Host"
-	HeaderMethod       = "X-Previewgate-Method"
-	HeaderPath         = "X-Previewgate-Path"
-	HeaderQuery        = "X-Previewgate-Query"
+	HeaderRequest      = "X-Previewgate-Request"
 	HeaderClientIP     = "X-Previewgate-Client-Ip"
 	HeaderBearer       = "X-Previewgate-Bearer"
 	HeaderPreviewToken = "X-Previewgate-Preview-Token"
@@ -112,3 +111,32 @@ const (
 	PortToolbox            = 2280
 	PortRecordingDashboard = 33333
 )
+
+// DecideTarget splits the path of a decision request into route, sandbox
+// and port, checking each as the plugin does.
+func DecideTarget(path string) (string, string, string, bool) {
+	rest := strings.TrimPrefix(path, DecidePath+"/")
+	if rest == path {
+		return "", "", "", false
+	}
+	route, rest, _ := strings.Cut(rest, "/")
+	switch route {
+	case RouteGateway:
+		return route, "", "", rest == ""
+	case RouteToolbox:
+		return route, rest, "", ValidSandboxID(rest)
+	case RoutePreview:
+		sandbox, port, _ := strings.Cut(rest, "/")
+		_, ok := ParsePort(port)
+		return route, sandbox, port, ok && ValidSandboxID(sandbox)
+	}
+	return "", "", "", false
+}
+
+// SplitRequest splits an X-Previewgate-Request value into method, host and
+// request URI; missing parts are empty.
+func SplitRequest(v string) (string, string, string) {
+	method, rest, _ := strings.Cut(v, " ")
+	host, uri, _ := strings.Cut(rest, " ")
+	return method, host, uri
+}

@@ -23,11 +23,23 @@ type fakeResolver struct {
 	answer func(w http.ResponseWriter, r *http.Request)
 }
 
+// The decision target, from the request path, is recorded in these
+// test-only pseudo headers beside the real ones.
+const (
+	tRoute   = "Test-Route"
+	tSandbox = "Test-Sandbox"
+	tPort    = "Test-Port"
+)
+
 func (f *fakeResolver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route, sandbox, port, ok := DecideTarget(r.URL.EscapedPath())
+	r.Header.Set(tRoute, route)
+	r.Header.Set(tSandbox, sandbox)
+	r.Header.Set(tPort, port)
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Header.Clone())
 	f.mu.Unlock()
-	if r.URL.Path != DecidePath || r.Header.Get(HeaderKey) != testSecret {
+	if !ok || r.Header.Get(HeaderKey) != testSecret {
 		http.Error(w, "no", http.StatusUnauthorized)
 		return
 	}
@@ -52,14 +64,14 @@ func (f *fakeResolver) last() http.Header {
 
 func forwardAnswer(w http.ResponseWriter, r *http.Request, ttl string) {
 	h := w.Header()
-	id := r.Header.Get(HeaderSandbox)
+	id := r.Header.Get(tSandbox)
 	h.Set(HeaderDecision, DecisionForward)
 	h.Set(HeaderRunner, "runner-"+id)
 	h.Set(HeaderRunnerKey, "Bearer key-"+id)
-	if r.Header.Get(HeaderRoute) == RouteToolbox {
+	if r.Header.Get(tRoute) == RouteToolbox {
 		h.Set(HeaderPrefix, "/sandboxes/"+id+"/toolbox")
 	} else {
-		h.Set(HeaderPrefix, "/sandboxes/"+id+"/toolbox/proxy/"+r.Header.Get(HeaderPort))
+		h.Set(HeaderPrefix, "/sandboxes/"+id+"/toolbox/proxy/"+r.Header.Get(tPort))
 	}
 	if r.Header.Get(HeaderBearer) != "" {
 		h.Set(HeaderStripAuth, "1")
@@ -142,9 +154,9 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	}
 	c := f.last()
 	want := map[string]string{
-		HeaderRoute: RoutePreview, HeaderSandbox: "demo", HeaderPort: "3000", HeaderHost: "3000-demo.preview.test:8000",
-		HeaderMethod: "POST", HeaderPath: "/a%2Fb/c", HeaderQuery: "x=1&y=%2F", HeaderSkipActivity: "true",
-		HeaderClientIP: "192.0.2.1",
+		tRoute: RoutePreview, tSandbox: "demo", tPort: "3000",
+		HeaderRequest:      "POST 3000-demo.preview.test:8000 /a%2Fb/c?x=1&y=%2F",
+		HeaderSkipActivity: "true", HeaderClientIP: "192.0.2.1", "User-Agent": "",
 	}
 	for k, v := range want {
 		if c.Get(k) != v {
@@ -321,7 +333,7 @@ func TestDecisionsAreCachedPerHostAndCredential(t *testing.T) {
 	if f.count() != 3 {
 		t.Fatalf("resolver calls %d, want 3", f.count())
 	}
-	if got := f.last().Get(HeaderSandbox); got != "a" {
+	if got := f.last().Get(tSandbox); got != "a" {
 		t.Errorf("the upper-case host was asked about sandbox %q, want a", got)
 	}
 	get("3000-a.localhost", "t2") // another credential
@@ -425,7 +437,7 @@ func TestGatewayHost(t *testing.T) {
 		t.Fatalf("toolbox: status %d %s", rec.Code, rec.Body.String())
 	}
 	c := f.last()
-	if c.Get(HeaderRoute) != RouteToolbox || c.Get(HeaderSandbox) != "demo" || c.Get(HeaderCookie) != "cv" || c.Get(HeaderPort) != "" {
+	if c.Get(tRoute) != RouteToolbox || c.Get(tSandbox) != "demo" || c.Get(HeaderCookie) != "cv" || c.Get(tPort) != "" {
 		t.Errorf("toolbox decision request %v", c)
 	}
 	if s.requestURI != "/sandboxes/demo/toolbox/files/a%20b?path=/x" {
@@ -442,8 +454,8 @@ func TestGatewayHost(t *testing.T) {
 	}
 
 	f.answer = func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(HeaderRoute) != RouteGateway {
-			t.Errorf("route %q", r.Header.Get(HeaderRoute))
+		if r.Header.Get(tRoute) != RouteGateway {
+			t.Errorf("route %q", r.Header.Get(tRoute))
 		}
 		w.Header().Set(HeaderDecision, DecisionRespond)
 		w.WriteHeader(http.StatusNotFound)

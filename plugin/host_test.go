@@ -132,3 +132,37 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+func TestDecideTarget(t *testing.T) {
+	tests := []struct {
+		path, route, sandbox, port string
+		ok                         bool
+	}{
+		{"/v1/decide/preview/demo/3000", RoutePreview, "demo", "3000", true},
+		{"/v1/decide/toolbox/demo", RouteToolbox, "demo", "", true},
+		{"/v1/decide/gateway", RouteGateway, "", "", true},
+		{"/v1/decide/preview/demo/0", "", "", "", false},
+		{"/v1/decide/preview/demo", "", "", "", false},
+		{"/v1/decide/preview/-demo/3000", "", "", "", false},
+		{"/v1/decide/toolbox/", "", "", "", false},
+		{"/v1/decide/gateway/x", "", "", "", false},
+		{"/v1/decide", "", "", "", false},
+		{"/v2/decide/gateway", "", "", "", false},
+	}
+	for _, tt := range tests {
+		route, sandbox, port, ok := DecideTarget(tt.path)
+		if ok != tt.ok || (ok && (route != tt.route || sandbox != tt.sandbox || port != tt.port)) {
+			t.Errorf("DecideTarget(%q) = %q %q %q %v", tt.path, route, sandbox, port, ok)
+		}
+	}
+}
+
+func TestSplitRequest(t *testing.T) {
+	m, h, u := SplitRequest("POST 3000-a.example.com:8000 /x%20y?q=1")
+	if m != "POST" || h != "3000-a.example.com:8000" || u != "/x%20y?q=1" {
+		t.Errorf("got %q %q %q", m, h, u)
+	}
+	if m, h, u := SplitRequest(""); m != "" || h != "" || u != "" {
+		t.Errorf("empty: %q %q %q", m, h, u)
+	}
+}

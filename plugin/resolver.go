@@ -70,25 +70,22 @@ type query struct {
 }
 
 func decide(c *resolverClient, req *http.Request, q *query) (*http.Response, error) {
-	out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, c.decideURL, nil)
+	target := c.decideURL + "/" + q.route
+	if q.sandbox != "" {
+		target += "/" + q.sandbox
+		if q.port != "" {
+			target += "/" + q.port
+		}
+	}
+	out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
 	h := out.Header
 	h[HeaderKey] = c.secret
 	h["User-Agent"] = noUserAgent
-	h[HeaderRoute] = routeValues[q.route]
-	h[HeaderSandbox] = []string{q.sandbox}
-	h[HeaderHost] = []string{req.Host}
-	h[HeaderMethod] = []string{req.Method}
-	h[HeaderPath] = []string{req.URL.EscapedPath()}
+	h[HeaderRequest] = []string{req.Method + " " + req.Host + " " + req.URL.RequestURI()}
 	h[HeaderClientIP] = []string{clientIP(req.RemoteAddr)}
-	if q.port != "" {
-		h[HeaderPort] = []string{q.port}
-	}
-	if req.URL.RawQuery != "" {
-		h[HeaderQuery] = []string{req.URL.RawQuery}
-	}
 	if q.bearer != "" {
 		h[HeaderBearer] = []string{q.bearer}
 	}
@@ -110,10 +107,7 @@ func decide(c *resolverClient, req *http.Request, q *query) (*http.Response, err
 // Header values that never change are shared, read-only slices: the
 // transport only reads them.
 var (
-	noUserAgent = []string{""} // an empty User-Agent is not sent
-	routeValues = map[string][]string{
-		RoutePreview: {RoutePreview}, RouteToolbox: {RouteToolbox}, RouteGateway: {RouteGateway},
-	}
+	noUserAgent       = []string{""} // an empty User-Agent is not sent
 	skipActivityValue = []string{"true"}
 )
 

@@ -125,7 +125,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // InternalHandler serves the internal listener.
 func (s *Server) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET "+plugin.DecidePath, s.wrap("decide", http.HandlerFunc(s.handleDecide)))
+	mux.Handle("GET "+plugin.DecidePath+"/", s.wrap("decide", http.HandlerFunc(s.handleDecide)))
 	mux.Handle("GET "+plugin.TraefikConfigPath, s.wrap("traefik_config", http.HandlerFunc(s.handleTraefikConfig)))
 	mux.Handle(plugin.UnroutablePath, s.wrap("unroutable", http.HandlerFunc(s.handleUnroutable)))
 	if s.cfg.ForwardAuth {
@@ -261,10 +261,19 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := r.Header
+	method, _, uri := plugin.SplitRequest(h.Get(plugin.HeaderRequest))
+	path, _, _ := strings.Cut(uri, "?")
+	route, sandbox, port, ok := plugin.DecideTarget(r.URL.EscapedPath())
+	if !ok {
+		info.outcome = "bad_target"
+		// No decision header: the plugin treats this as a resolver failure.
+		writeError(w, r, http.StatusNotFound, "not found: no such decision target", r.URL.Path, r.Method)
+		return
+	}
 	req := decide.Request{
-		Route:        h.Get(plugin.HeaderRoute),
-		Sandbox:      h.Get(plugin.HeaderSandbox),
-		Port:         h.Get(plugin.HeaderPort),
+		Route:        route,
+		Sandbox:      sandbox,
+		Port:         port,
 		ClientIP:     h.Get(plugin.HeaderClientIP),
 		Bearer:       h.Get(plugin.HeaderBearer),
 		PreviewToken: h.Get(plugin.HeaderPreviewToken),
@@ -274,7 +283,6 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := s.deps.Decider.Decide(r.Context(), req)
 
-	route := routeLabel(req.Route)
 	info.route, info.outcome, info.sandbox, info.err = route, string(dec.Outcome), dec.Sandbox, dec.Err
 	s.deps.Metrics.Decision(route, dec.Outcome)
 
@@ -304,7 +312,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	if status < 400 || status > 599 {
 		status = http.StatusInternalServerError
 	}
-	writeError(w, r, status, dec.Message, clip(h.Get(plugin.HeaderPath)), clip(h.Get(plugin.HeaderMethod)))
+	writeError(w, r, status, dec.Message, clip(path), clip(method))
 }
 
 // handleForwardAuth is GET /v1/forward-auth: Traefik's ForwardAuth sends
@@ -423,14 +431,6 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, http.StatusNotFound, "not found: not found", clip(r.URL.Path), r.Method)
 }
 
-// routeLabel keeps the metrics label set closed.
-func routeLabel(route string) string {
-	switch route {
-	case plugin.RoutePreview, plugin.RouteToolbox, plugin.RouteGateway:
-		return route
-	}
-	return "invalid"
-}
 
 // clip bounds a plugin-supplied string echoed in an error body.
 func clip(s string) string {

@@ -62,7 +62,7 @@ func do(h http.Handler, method, target string, hdr map[string]string) *httptest.
 func TestSecretIsRequired(t *testing.T) {
 	d := &fakeDecider{dec: decide.Decision{Forward: &decide.Forward{Runner: "r1", RunnerAuth: "Bearer k"}}}
 	h := newServer(t, d, &fakeTraefik{}).InternalHandler()
-	for _, path := range []string{plugin.DecidePath, plugin.TraefikConfigPath} {
+	for _, path := range []string{plugin.DecidePath + "/preview/sb/3000", plugin.TraefikConfigPath} {
 		for name, key := range map[string]string{"none": "", "wrong": secret + "x", "prefix": secret[:20]} {
 			hdr := map[string]string{}
 			if key != "" {
@@ -85,9 +85,8 @@ func TestForwardDecisionHeaders(t *testing.T) {
 		StripAuthorization: true, TTL: 15 * time.Second,
 	}}}
 	h := newServer(t, d, nil).InternalHandler()
-	rec := do(h, "GET", plugin.DecidePath, map[string]string{
-		plugin.HeaderKey: secret, plugin.HeaderRoute: plugin.RoutePreview, plugin.HeaderSandbox: "sb",
-		plugin.HeaderPort: "3000", plugin.HeaderBearer: "tok", plugin.HeaderSkipActivity: "true",
+	rec := do(h, "GET", plugin.DecidePath+"/preview/sb/3000", map[string]string{
+		plugin.HeaderKey: secret, plugin.HeaderBearer: "tok", plugin.HeaderSkipActivity: "true",
 	})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -116,8 +115,8 @@ func TestForwardDecisionHeaders(t *testing.T) {
 func TestRespondDecisionIsDaytonaJSON(t *testing.T) {
 	d := &fakeDecider{dec: decide.Decision{Outcome: decide.OutcomeRegistering, Status: 503, Message: "service unavailable: wait", RetryAfter: 1}}
 	h := newServer(t, d, nil).InternalHandler()
-	rec := do(h, "GET", plugin.DecidePath, map[string]string{
-		plugin.HeaderKey: secret, plugin.HeaderPath: "/a/b", plugin.HeaderMethod: "POST",
+	rec := do(h, "GET", plugin.DecidePath+"/preview/sb/3000", map[string]string{
+		plugin.HeaderKey: secret, plugin.HeaderRequest: "POST 3000-sb.example.com /a/b?c=d",
 	})
 	if rec.Code != 503 || rec.Header().Get(plugin.HeaderDecision) != plugin.DecisionRespond || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("%d %v", rec.Code, rec.Header())
@@ -134,7 +133,7 @@ func TestRespondDecisionIsDaytonaJSON(t *testing.T) {
 
 func TestBadStatusBecomes500(t *testing.T) {
 	d := &fakeDecider{dec: decide.Decision{Status: 302, Message: "x"}}
-	rec := do(newServer(t, d, nil).InternalHandler(), "GET", plugin.DecidePath, map[string]string{plugin.HeaderKey: secret})
+	rec := do(newServer(t, d, nil).InternalHandler(), "GET", plugin.DecidePath+"/gateway", map[string]string{plugin.HeaderKey: secret})
 	if rec.Code != 500 {
 		t.Errorf("status %d, want 500", rec.Code)
 	}
@@ -190,7 +189,7 @@ func TestHealthOnBothListeners(t *testing.T) {
 		}
 	}
 	// The public listener has no decision endpoint.
-	if rec := do(s.PublicHandler(), "GET", plugin.DecidePath, map[string]string{plugin.HeaderKey: secret}); rec.Code != 404 {
+	if rec := do(s.PublicHandler(), "GET", plugin.DecidePath+"/gateway", map[string]string{plugin.HeaderKey: secret}); rec.Code != 404 {
 		t.Errorf("public %s: %d, want 404", plugin.DecidePath, rec.Code)
 	}
 }
@@ -225,5 +224,17 @@ func TestForwardAuth(t *testing.T) {
 	// Off by default.
 	if rec := do(newServer(t, d, nil).InternalHandler(), "GET", ForwardAuthPath, nil); rec.Code != 404 {
 		t.Errorf("ForwardAuth off: %d, want 404", rec.Code)
+	}
+}
+
+// A malformed target gets no decision (the plugin fails closed on it).
+func TestBadDecideTargets(t *testing.T) {
+	d := &fakeDecider{dec: decide.Decision{Forward: &decide.Forward{Runner: "r1", RunnerAuth: "Bearer k"}}}
+	h := newServer(t, d, nil).InternalHandler()
+	for _, p := range []string{"/preview/sb", "/preview/sb/0", "/preview/Sb/3000", "/toolbox/", "/gateway/x", "/other/sb/1", "/preview/sb/3000/x"} {
+		rec := do(h, "GET", plugin.DecidePath+p, map[string]string{plugin.HeaderKey: secret})
+		if rec.Header().Get(plugin.HeaderDecision) != "" || rec.Code == 200 {
+			t.Errorf("%s: %d %v", p, rec.Code, rec.Header())
+		}
 	}
 }

@@ -431,7 +431,6 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, http.StatusNotFound, "not found: not found", clip(r.URL.Path), r.Method)
 }
 
-
 // clip bounds a plugin-supplied string echoed in an error body.
 func clip(s string) string {
 	const max = 2048

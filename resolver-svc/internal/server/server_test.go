@@ -238,3 +238,28 @@ func TestBadDecideTargets(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP layer around a decision: secret check, headers, logging.
+func BenchmarkHandleDecideForward(b *testing.B) {
+	d := &fakeDecider{dec: decide.Decision{Outcome: decide.OutcomePreviewToken, Forward: &decide.Forward{
+		Runner: "r1", RunnerAuth: "Bearer k", Prefix: "/sandboxes/sb/toolbox/proxy/3000", TTL: 15 * time.Second,
+	}}}
+	s, err := New(Config{Secret: secret}, Deps{Decider: d, Metrics: nopMetrics{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.InternalHandler()
+	req := httptest.NewRequest("GET", plugin.DecidePath+"/preview/sb/3000", nil)
+	req.Header.Set(plugin.HeaderKey, secret)
+	req.Header.Set(plugin.HeaderRequest, "GET 3000-sb.example.com /fast")
+	req.Header.Set(plugin.HeaderPreviewToken, "tok")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}

@@ -148,23 +148,16 @@ func readQueryKey(cr *credentials, u *url.URL) {
 // the host and the header only); parseCookie does the first one.
 func readCookie(cr *credentials, req *http.Request, hdr http.Header, c []string) *credentials {
 	if cr == nil {
-		cr = &credentials{cookies: c}
-	} else {
-		cr.cookies = c
+		cr = &credentials{}
 	}
-	if len(c) != 1 {
-		parseCookie(cr, req, hdr)
-		return cr
-	}
-	if v, ok := cookieParses.Load(req.Host + "\x00" + c[0]); ok {
-		p := v.(*cookieParse)
-		if p.kept == nil {
-			delete(hdr, hCookie)
-		} else {
-			hdr[hCookie] = p.kept
+	cr.cookies = c
+	if len(c) == 1 {
+		if v, ok := cookieParses.Load(req.Host + "\x00" + c[0]); ok {
+			p := v.(*cookieParse)
+			hdr[hCookie] = p.kept // nil when none is left: no Cookie line is sent
+			cr.cookie, cr.cookieKey = p.value, p.key
+			return cr
 		}
-		cr.cookie, cr.cookieKey = p.value, p.key
-		return cr
 	}
 	parseCookie(cr, req, hdr)
 	return cr

@@ -21,7 +21,8 @@ type decision struct {
 // host (or toolbox sandbox) plus every credential the client presented.
 // Reads are one compiled sync.Map call, which matters under Yaegi. When a
 // store finds it full, it drops expired entries, and if that frees too
-// little, everything: an emptied cache costs one resolver call per key.
+// little, live ones (as good as random) down to half the bound: a dropped
+// decision costs one resolver call.
 type decisionCache struct {
 	m     sync.Map
 	n     int64 // approximate number of entries
@@ -74,12 +75,21 @@ func (c *decisionCache) sweep(now int64) {
 		}
 		return true
 	})
-	if live >= atomic.LoadInt64(&c.limit)*3/4 {
+	// Still more than three quarters full: drop live decisions down to half
+	// the bound. sync.Map ranges in hash order, so the ones dropped are as
+	// good as random.
+	limit := atomic.LoadInt64(&c.limit)
+	if live >= limit*3/4 {
+		drop := live - limit/2
 		c.m.Range(func(k, v interface{}) bool {
+			if drop <= 0 {
+				return false
+			}
 			c.m.Delete(k)
+			drop--
+			live--
 			return true
 		})
-		live = 0
 	}
 	atomic.StoreInt64(&c.n, live+1)
 }

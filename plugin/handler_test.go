@@ -575,3 +575,15 @@ func TestRepeatedCookieHeader(t *testing.T) {
 		t.Errorf("the sandbox got cookies %q", got)
 	}
 }
+
+// A full cache keeps about half of its live decisions, not none.
+func TestFullCacheKeepsHalf(t *testing.T) {
+	c := &decisionCache{limit: 100}
+	now := time.Now().UnixNano()
+	for i := 0; i < 101; i++ {
+		c.put("k"+strings.Repeat("x", i), &decision{expires: now + int64(time.Hour)}, now)
+	}
+	if n := c.len(); n < 40 || n > 60 {
+		t.Errorf("after overflowing a bound of 100 the cache holds %d, want about 50", n)
+	}
+}

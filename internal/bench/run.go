@@ -437,8 +437,8 @@ func sse(s *stack.Stack, rounds, n int) (Stream, error) {
 	gw, bare := streamRoutes()
 	var out [2][]time.Duration
 	for round := 0; round < rounds; round++ {
-		for i, rt := range []route{gw, bare} {
-			for j := 0; j < n; j++ {
+		for j := 0; j < n; j++ {
+			for i, rt := range []route{gw, bare} {
 				req, err := newRequest("GET", "http://"+s.Web+rt.path+"/sse?n=2&ms=200", append([]string{"Host: " + rt.host}, rt.headers...))
 				if err != nil {
 					return Stream{}, err

@@ -12,6 +12,12 @@ func FuzzParseLabel(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, label string) {
 		port, id, ok := ParseLabel(label)
+		// The reference: cut at the first '-', then the two checks.
+		rp, rid, cut := strings.Cut(label, "-")
+		_, portOK := ParsePort(rp)
+		if want := cut && portOK && ValidSandboxID(rid) && len(label) <= MaxLabel; ok != want {
+			t.Fatalf("ParseLabel(%q) ok=%v, the reference says %v", label, ok, want)
+		}
 		if !ok {
 			return
 		}

@@ -51,7 +51,7 @@ func ParseLabel(label string) (string, string, bool) {
 	i := strings.IndexByte(label, '-')
 	n := len(label)
 	// 1-5 digits, a '-', an id of 1 to 57 characters.
-	if i < 1 || i > 5 || n > MaxLabel || n-i < 2 || label[0] == '0' || label[i+1] == '-' || label[n-1] == '-' {
+	if i < 1 || i > 5 || n > MaxLabel || n-i < 2 || n-i-1 > MaxLabel-6 || label[0] == '0' || label[i+1] == '-' || label[n-1] == '-' {
 		return "", "", false
 	}
 	port, id := label[:i], label[i+1:]

@@ -44,8 +44,9 @@ func (c *decisionCache) get(key string) *decision {
 // SweepInterval is how often expired decisions are removed.
 const SweepInterval = 500 * time.Millisecond
 
-// removeExpired deletes the decisions that expired by now.
-func (c *decisionCache) removeExpired(now int64) {
+// removeExpired deletes the decisions that expired by now and returns how
+// many are left.
+func (c *decisionCache) removeExpired(now int64) int64 {
 	var live int64
 	c.m.Range(func(k, v interface{}) bool {
 		if v.(*decision).expires <= now {
@@ -56,6 +57,7 @@ func (c *decisionCache) removeExpired(now int64) {
 		return true
 	})
 	atomic.StoreInt64(&c.n, live)
+	return live
 }
 
 func (c *decisionCache) put(key string, d *decision, now int64) {
@@ -66,15 +68,7 @@ func (c *decisionCache) put(key string, d *decision, now int64) {
 }
 
 func (c *decisionCache) sweep(now int64) {
-	var live int64
-	c.m.Range(func(k, v interface{}) bool {
-		if v.(*decision).expires <= now {
-			c.m.Delete(k)
-		} else {
-			live++
-		}
-		return true
-	})
+	live := c.removeExpired(now)
 	// Still more than three quarters full: drop live decisions down to half
 	// the bound. sync.Map ranges in hash order, so the ones dropped are as
 	// good as random.

@@ -36,8 +36,8 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	rounds := flag.Int("rounds", 3, "interleaved rounds of every scenario")
-	duration := flag.Duration("duration", 10*time.Second, "wrk duration per scenario and round")
+	rounds := flag.Int("rounds", 5, "interleaved rounds of every scenario")
+	duration := flag.Duration("duration", 6*time.Second, "wrk duration per scenario and round")
 	conns := flag.Int("connections", 32, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	cold := flag.Int("cold", 1000, "concurrent first requests to one new sandbox")

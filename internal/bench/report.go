@@ -53,7 +53,10 @@ type ScenarioReport struct {
 	RPS   float64 `json:"rps"`
 	P50ms float64 `json:"p50Ms"`
 	P99ms float64 `json:"p99Ms"`
-	// RatioRPS and RatioP99 compare with bare Traefik's medians.
+	// RatioRPS and RatioP99 compare with bare Traefik measured in the same
+	// round: the median over the rounds of the per-round ratios, which a
+	// noisy neighbour slowing the whole machine for a round disturbs less
+	// than a ratio of medians would.
 	RatioRPS float64 `json:"ratioRps"`
 	RatioP99 float64 `json:"ratioP99"`
 	Non2xx   int64   `json:"non2xx"`
@@ -86,12 +89,17 @@ func (r *Report) addScenarios(scs []Scenario, results map[string][]Result) {
 		sr.RPS, sr.P50ms, sr.P99ms = median(rps), median(p50), median(p99)
 		r.Scenarios = append(r.Scenarios, sr)
 	}
-	bare := r.Scenario(ScBare)
+	bare := results[ScBare]
 	for i := range r.Scenarios {
-		if bare != nil && bare.RPS > 0 && bare.P99ms > 0 {
-			r.Scenarios[i].RatioRPS = r.Scenarios[i].RPS / bare.RPS
-			r.Scenarios[i].RatioP99 = r.Scenarios[i].P99ms / bare.P99ms
+		rs := results[r.Scenarios[i].Name]
+		var rps, p99 []float64
+		for j := 0; j < len(rs) && j < len(bare); j++ {
+			if bare[j].RPS > 0 && bare[j].P99ms > 0 {
+				rps = append(rps, rs[j].RPS/bare[j].RPS)
+				p99 = append(p99, rs[j].P99ms/bare[j].P99ms)
+			}
 		}
+		r.Scenarios[i].RatioRPS, r.Scenarios[i].RatioP99 = median(rps), median(p99)
 	}
 }
 

@@ -47,16 +47,16 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	u := req.URL
 	var cr *credentials
 	key := req.Host
-	if len(hdr[hAuthorization]) != 0 || u.RawQuery != "" {
+	if hdr[hAuthorization] != nil || u.RawQuery != "" {
 		cr = readCredentials(req, hdr, u)
 		key += cr.key
 	}
-	if c := hdr[hCookie]; len(c) != 0 {
+	if c := hdr[hCookie]; c != nil {
 		cr = readCookie(cr, req, hdr, c)
 		key += cr.cookieKey
 	}
 	// The preview token, the SDK's credential, is read here: a call costs.
-	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
+	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
 		delete(hdr, HeaderDaytonaPreviewToken)
 		key += "\x00p" + v[0]
 		if cr == nil {
@@ -69,7 +69,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
 		return
 	}
-	if h.cache != nil {
+	if h.cache != nil && path != "" { // an empty path (absolute form) is forward()'s
 		if v, ok := h.cache.m.Load(key); ok {
 			// Expired decisions are removed by the cache's sweeper. What
 			// follows is forward(), inlined: a call costs under Yaegi.
@@ -82,9 +82,6 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				delete(hdr, hAuthorization)
 			}
 			delete(hdr, HeaderSkipLastActivity)
-			if path == "" {
-				path = "/"
-			}
 			u.Path = d.prefix + path
 			if u.RawPath != "" {
 				u.RawPath = d.prefix + u.RawPath
@@ -94,9 +91,6 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			h.next.ServeHTTP(rw, req)
 			return
 		}
-	}
-	if cr == nil {
-		cr = &credentials{}
 	}
 	serveMiss(h, rw, req, key, cr)
 }
@@ -182,6 +176,9 @@ func parseCookie(cr *credentials, req *http.Request, hdr http.Header) {
 // serveMiss is everything but a cache hit: the gateway host, and preview
 // hosts whose decision is not cached.
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
+	if cr == nil {
+		cr = &credentials{}
+	}
 	// The runner header and its credential are the plugin's alone: every
 	// client copy goes (a forward overwrites them, other answers never
 	// reach a runner, but direct routing sets no runner header).

@@ -587,3 +587,17 @@ func TestFullCacheKeepsHalf(t *testing.T) {
 		t.Errorf("after overflowing a bound of 100 the cache holds %d, want about 50", n)
 	}
 }
+
+// An absolute-form request has an empty path; the runner still gets "/".
+func TestEmptyPathBecomesSlash(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	for i := 0; i < 2; i++ { // a miss, then a hit
+		req := httptest.NewRequest("GET", "http://3000-demo.localhost", nil)
+		req.URL.Path, req.RequestURI = "", "http://3000-demo.localhost"
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if s.path != "/sandboxes/demo/toolbox/proxy/3000/" || s.requestURI != "/sandboxes/demo/toolbox/proxy/3000/" {
+			t.Errorf("request %d: path %q, RequestURI %q", i, s.path, s.requestURI)
+		}
+	}
+}

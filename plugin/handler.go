@@ -77,6 +77,8 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			hdr[HeaderDaytonaAuthorization] = d.runnerAuth
 			if h.setRunner {
 				hdr[h.runnerHeader] = d.runner
+			} else {
+				delete(hdr, DefaultRunnerHeader)
 			}
 			if d.stripAuth {
 				delete(hdr, hAuthorization)

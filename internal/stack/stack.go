@@ -110,7 +110,20 @@ type simState struct {
 // Start starts the simulator, then the resolver, then Traefik, and waits
 // until a request through Traefik reaches the plugin and every runner the
 // resolver knows is routable. On error everything started is stopped.
-func Start(ctx context.Context, o Options) (s *Stack, err error) {
+//
+// Free ports are picked before the processes bind them, so another process
+// can take one in between (go test runs packages in parallel): a start that
+// fails on a taken address is tried again with other ports.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, o)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return s, err
+		}
+	}
+}
+
+func start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.Root == "" || o.Dir == "" {
 		return nil, errors.New("stack: Root and Dir are required")
 	}
@@ -154,6 +167,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	// The simulator: API plus runners on free ports, state written once up.
 	statePath := filepath.Join(o.Dir, "sim-state.json")
+	_ = os.Remove(statePath) // left by an earlier attempt
 	simArgs := []string{
 		"-api-addr", o.SimAPIAddr,
 		"-proxy-api-key", SimProxyAPIKey,

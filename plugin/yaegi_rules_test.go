@@ -18,7 +18,9 @@ import (
 //   - range over an int or a func (Go 1.22/1.23): interpreter panic;
 //   - the min, max and clear builtins (Go 1.21): undefined;
 //   - errors.As: panics on interpreted error types;
-//   - embedded fields in structs: wrong encoding/json results.
+//   - embedded fields in structs: wrong encoding/json results;
+//   - a select with a send case and a default: "reflect.Select: invalid
+//     Dir" panic (seen with a connection pool on a buffered channel).
 //
 // This test is compiled Go only (scripts/yaegi-test.sh leaves it out).
 func TestSourceAvoidsWhatYaegiGetsWrong(t *testing.T) {
@@ -62,6 +64,19 @@ func TestSourceAvoidsWhatYaegiGetsWrong(t *testing.T) {
 					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "errors" && sel.Sel.Name == "As" {
 						t.Errorf("%s: errors.As", fset.Position(n.Pos()))
 					}
+				}
+			case *ast.SelectStmt:
+				send, dflt := false, false
+				for _, c := range n.Body.List {
+					cc := c.(*ast.CommClause)
+					if cc.Comm == nil {
+						dflt = true
+					} else if _, ok := cc.Comm.(*ast.SendStmt); ok {
+						send = true
+					}
+				}
+				if send && dflt {
+					t.Errorf("%s: select with a send case and a default", fset.Position(n.Pos()))
 				}
 			case *ast.StructType:
 				for _, fld := range n.Fields.List {

@@ -20,8 +20,8 @@ import "strings"
 //	X-Previewgate-Key:           the shared secret (the resolver answers 401 without it)
 //	X-Previewgate-Request:       "{method} {host} {request URI}": the client's method, Host
 //	                             header and escaped path and query (the query key removed)
-//	X-Previewgate-Client-Ip:     the client's IP as Traefik saw it
 //	X-Previewgate-Bearer:        the token of "Authorization: Bearer <token>", if any
+//	X-Previewgate-Client-Ip:     with a bearer token: the client's IP as Traefik saw it
 //	X-Previewgate-Preview-Token: the X-Daytona-Preview-Token header, if any
 //	X-Previewgate-Query-Token:   the DAYTONA_SANDBOX_AUTH_KEY query parameter, if any
 //	X-Previewgate-Cookie:        the value of cookie daytona-sandbox-auth-<sandbox>, if any

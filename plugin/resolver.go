@@ -85,9 +85,11 @@ func decide(c *resolverClient, req *http.Request, q *query) (*http.Response, err
 	h[HeaderKey] = c.secret
 	h["User-Agent"] = noUserAgent
 	h[HeaderRequest] = []string{req.Method + " " + req.Host + " " + req.URL.RequestURI()}
-	h[HeaderClientIP] = []string{clientIP(req.RemoteAddr)}
 	if q.bearer != "" {
+		// The client's address goes with the user's token to the API's
+		// access check, the only place that reads it.
 		h[HeaderBearer] = []string{q.bearer}
+		h[HeaderClientIP] = []string{clientIP(req.RemoteAddr)}
 	}
 	if q.previewToken != "" {
 		h[HeaderPreviewToken] = []string{q.previewToken}

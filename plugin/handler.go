@@ -319,11 +319,20 @@ func ask(h *handler, rw http.ResponseWriter, req *http.Request, q *query, key st
 		resolverFailed(rw, req, err)
 		return nil
 	}
-	if v := resp.Header[HeaderDecision]; len(v) == 1 && v[0] == DecisionForward && resp.StatusCode == http.StatusOK && q.route != RouteGateway {
+	rh := resp.Header
+	if v := rh[HeaderDecision]; len(v) == 1 && v[0] == DecisionForward && resp.StatusCode == http.StatusOK && q.route != RouteGateway {
 		resp.Body.Close() // a forward decision has no body
-		if d := decisionFrom(resp.Header, h.setRunner); d != nil {
+		// A forward decision needs the runner key and a prefix under
+		// /sandboxes/, and the runner id when routing by runner.
+		auth, prefix, runner := rh[HeaderRunnerKey], rh[HeaderPrefix], rh[HeaderRunner]
+		if len(auth) == 1 && auth[0] != "" && len(prefix) == 1 && strings.HasPrefix(prefix[0], "/sandboxes/") && !strings.HasSuffix(prefix[0], "/") &&
+			(!h.setRunner || len(runner) == 1 && runner[0] != "") {
+			d := &decision{runnerAuth: auth[:1:1], prefix: prefix[0], runner: runner}
+			if v := rh[HeaderStripAuth]; len(v) == 1 && v[0] == "1" {
+				d.stripAuth = true
+			}
 			if key != "" {
-				store(h, key, d, resp.Header[HeaderTTL])
+				store(h, key, d, rh[HeaderTTL])
 			}
 			return d
 		}
@@ -359,27 +368,6 @@ func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Resp
 	writeError(rw, req, http.StatusBadGateway, "bad gateway: the preview gateway's resolver gave no valid decision")
 }
 
-// decisionFrom reads a forward decision; nil if a required field is missing.
-// The resolver's response headers are read by their canonical keys, as
-// map lookups (Header.Get canonicalises every time).
-func decisionFrom(h http.Header, needRunner bool) *decision {
-	auth, prefix, runner := h[HeaderRunnerKey], h[HeaderPrefix], h[HeaderRunner]
-	if len(auth) == 0 || auth[0] == "" || len(prefix) == 0 || !strings.HasPrefix(prefix[0], "/sandboxes/") ||
-		(needRunner && (len(runner) == 0 || runner[0] == "")) {
-		return nil
-	}
-	d := &decision{
-		runnerAuth: auth[:1:1],
-		prefix:     strings.TrimRight(prefix[0], "/"),
-	}
-	if len(runner) != 0 {
-		d.runner = runner[:1:1]
-	}
-	if v := h[HeaderStripAuth]; len(v) != 0 && v[0] == "1" {
-		d.stripAuth = true
-	}
-	return d
-}
 
 func store(h *handler, key string, d *decision, ttlValues []string) {
 	if len(ttlValues) == 0 {

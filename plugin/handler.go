@@ -368,7 +368,6 @@ func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Resp
 	writeError(rw, req, http.StatusBadGateway, "bad gateway: the preview gateway's resolver gave no valid decision")
 }
 
-
 func store(h *handler, key string, d *decision, ttlValues []string) {
 	if len(ttlValues) == 0 {
 		return

@@ -368,6 +368,8 @@ func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Resp
 	writeError(rw, req, http.StatusBadGateway, "bad gateway: the preview gateway's resolver gave no valid decision")
 }
 
+// store caches d under key for the TTL the resolver gave, capped by
+// cacheMaxTTL; without a TTL nothing is cached.
 func store(h *handler, key string, d *decision, ttlValues []string) {
 	if len(ttlValues) == 0 {
 		return

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +89,40 @@ func FuzzTakeQueryKey(f *testing.F) {
 		}
 		if strings.Join(kept, "&") != rest {
 			t.Fatalf("%q: kept %q, want %q", raw, rest, strings.Join(kept, "&"))
+		}
+	})
+}
+
+// No cookie of ours survives takeCookies, whatever the header, and the
+// other cookies keep their order.
+func FuzzTakeCookies(f *testing.F) {
+	for _, s := range []string{"a=1; daytona-sandbox-auth-x=v; b=2", "daytona-sandbox-auth-x=\"q\"", ";;", "pkce_verifier=1", "x", "daytona-preview-page-accepted=1; c=3"} {
+		f.Add(s, "x")
+	}
+	f.Fuzz(func(t *testing.T, cookie, id string) {
+		hdr := http.Header{"Cookie": {cookie}}
+		takeCookies(hdr, id)
+		var kept []string
+		ours := false
+		for _, part := range strings.Split(cookie, ";") {
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if ourCookie(strings.TrimSpace(name)) {
+				ours = true
+			} else if part != "" {
+				kept = append(kept, part)
+			}
+		}
+		// A header that cannot hold a cookie of ours is left as it was;
+		// any other is rewritten without them.
+		want := cookie
+		if strings.Contains(cookie, "daytona-") || strings.Contains(cookie, cookiePKCE) {
+			want = strings.Join(kept, "; ")
+		} else if ours {
+			t.Fatalf("%q: a cookie of ours without daytona- or pkce_verifier in the header", cookie)
+		}
+		if got := strings.Join(hdr["Cookie"], "; "); got != want {
+			t.Fatalf("takeCookies(%q) left %q, want %q", cookie, got, want)
 		}
 	})
 }

@@ -261,8 +261,6 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := r.Header
-	method, _, uri := plugin.SplitRequest(h.Get(plugin.HeaderRequest))
-	path, _, _ := strings.Cut(uri, "?")
 	route, sandbox, port, ok := plugin.DecideTarget(r.URL.EscapedPath())
 	if !ok {
 		info.outcome = "bad_target"
@@ -308,6 +306,14 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	if dec.RetryAfter > 0 {
 		out.Set("Retry-After", strconv.Itoa(dec.RetryAfter))
 	}
+	method, _, uri := plugin.SplitRequest(h.Get(plugin.HeaderRequest))
+	path, _, _ := strings.Cut(uri, "?")
+	writeDecisionError(w, r, dec, path, method)
+}
+
+// writeDecisionError writes a "respond" decision as Daytona's JSON error
+// for the client's path and method; a status outside 4xx and 5xx is a 500.
+func writeDecisionError(w http.ResponseWriter, r *http.Request, dec decide.Decision, path, method string) {
 	status := dec.Status
 	if status < 400 || status > 599 {
 		status = http.StatusInternalServerError
@@ -353,11 +359,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	status := dec.Status
-	if status < 400 || status > 599 {
-		status = http.StatusInternalServerError
-	}
-	writeError(w, r, status, dec.Message, clip(path), clip(method))
+	writeDecisionError(w, r, dec, path, method)
 }
 
 // handleTraefikConfig is GET /v1/traefik/config, polled by Traefik's HTTP

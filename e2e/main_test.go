@@ -18,6 +18,7 @@ import (
 	"github.com/previewgate/previewgate/daytona-sim/demoapp"
 	"github.com/previewgate/previewgate/daytona-sim/world"
 	"github.com/previewgate/previewgate/internal/stack"
+	"github.com/previewgate/previewgate/plugin"
 )
 
 var (
@@ -124,18 +125,8 @@ func echo(t *testing.T, s *stack.Stack, host, pathAndQuery string, h http.Header
 	return e
 }
 
-// daytonaError is Daytona's JSON error body.
-type daytonaError struct {
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-	Code       string `json:"code"`
-	Timestamp  string `json:"timestamp"`
-	Path       string `json:"path"`
-	Method     string `json:"method"`
-}
-
 // wantError checks the status and Daytona's JSON error body.
-func wantError(t *testing.T, resp *http.Response, body []byte, status int, msgPart string) daytonaError {
+func wantError(t *testing.T, resp *http.Response, body []byte, status int, msgPart string) plugin.ErrorBody {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Fatalf("status %s, want %d: %s", resp.Status, status, body)
@@ -143,7 +134,7 @@ func wantError(t *testing.T, resp *http.Response, body []byte, status int, msgPa
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q, want JSON", ct)
 	}
-	var e daytonaError
+	var e plugin.ErrorBody
 	if err := json.Unmarshal(body, &e); err != nil {
 		t.Fatalf("not Daytona's error JSON: %v: %s", err, body)
 	}

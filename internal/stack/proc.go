@@ -120,16 +120,21 @@ func httpOK(url string) func() error {
 	c := &http.Client{Timeout: time.Second}
 	return func() error {
 		resp, err := c.Get(url)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return nil
+		return answers200("GET "+url, resp, err)
 	}
+}
+
+// answers200 reads and closes resp and reports whether it was a 200.
+func answers200(what string, resp *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", what, resp.Status)
+	}
+	return nil
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.

@@ -308,15 +308,7 @@ func (s *Stack) gatewayHealthy() error {
 func (s *Stack) forwards(host string) func() error {
 	return func() error {
 		resp, err := s.Do("GET", host, "/", nil)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET http://%s/: %s", host, resp.Status)
-		}
-		return nil
+		return answers200("GET http://"+host+"/", resp, err)
 	}
 }
 

@@ -59,6 +59,15 @@ func Load(root string) (*File, error) {
 	return &c, nil
 }
 
+// Service returns the named service, or an error naming the missing one.
+func (f *File) Service(name string) (Service, error) {
+	s, ok := f.Services[name]
+	if !ok {
+		return Service{}, fmt.Errorf("docker-compose.yml has no %s service", name)
+	}
+	return s, nil
+}
+
 // Mounts parses the service's volumes.
 func (s Service) Mounts() ([]Volume, error) {
 	out := make([]Volume, 0, len(s.Volumes))

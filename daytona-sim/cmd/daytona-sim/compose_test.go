@@ -20,9 +20,9 @@ func TestComposeEnvironmentIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, ok := c.Services["daytona-sim"]
-	if !ok {
-		t.Fatal("docker-compose.yml has no daytona-sim service")
+	svc, err := c.Service("daytona-sim")
+	if err != nil {
+		t.Fatal(err)
 	}
 	o, problems := parseFlags(nil, envFrom(svc.Environment), io.Discard)
 	if len(problems) > 0 {

@@ -22,9 +22,9 @@ func TestComposeEnvironmentIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, ok := c.Services["resolver"]
-	if !ok {
-		t.Fatal("docker-compose.yml has no resolver service")
+	svc, err := c.Service("resolver")
+	if err != nil {
+		t.Fatal(err)
 	}
 	mounts, err := svc.Mounts()
 	if err != nil {

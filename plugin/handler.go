@@ -98,20 +98,18 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 }
 
 // credentials are what a request presented, read (and removed where they
-// must not reach the sandbox) by readCredentials.
+// must not reach the sandbox) by ServeHTTP, readCredentials and readCookie.
 type credentials struct {
 	bearer, previewToken, queryToken, cookie string
 	// cookies is the Cookie header as sent: the toolbox route looks again.
-	cookies      []string
-	queryChanged bool
+	cookies []string
 	// key and cookieKey are appended to the Host header to make the cache
 	// key.
 	key, cookieKey string
 }
 
-// readCredentials takes the bearer token, the preview-token header (which
-// is removed), the query key and the host's sandbox cookie. The rarer
-// query and cookie work is in functions of their own: under Yaegi a call
+// readCredentials takes the bearer token and the query key. The query work
+// is in a function of its own, called only for a query: under Yaegi a call
 // allocates a frame for every variable of the function called.
 func readCredentials(req *http.Request, hdr http.Header, u *url.URL) *credentials {
 	cr := &credentials{}
@@ -133,7 +131,7 @@ func readQueryKey(cr *credentials, u *url.URL) {
 		return
 	}
 	if tok, rest, found := takeQueryKey(raw); found {
-		cr.queryToken, cr.queryChanged = tok, true
+		cr.queryToken = tok
 		u.RawQuery = rest
 		cr.key += "\x00q" + tok
 	}

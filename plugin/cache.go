@@ -15,6 +15,10 @@ type decision struct {
 	prefix     string   // upstream path prefix
 	stripAuth  bool     // remove the client's Authorization header
 	expires    int64    // unix nanoseconds
+	// setCookie: the decision is cached under a Cookie header as sent, and
+	// cookies is that header without our cookies (nil: none left).
+	setCookie bool
+	cookies   []string
 }
 
 // decisionCache is a bounded TTL cache of forward decisions, keyed by the
@@ -137,34 +141,4 @@ func sweep() {
 			c.removeExpired(now)
 		}
 	}
-}
-
-// cookieParse is takeCookies' result for one host and Cookie header: the
-// sandbox cookie's value and the header without our cookies (nil: none
-// left). Its slices are shared and never modified.
-type cookieParse struct {
-	value, key string
-	kept       []string
-}
-
-// cookieParses remembers cookieParse results, keyed by host and Cookie
-// header, for every handler. Entries cannot go stale; when the bound is
-// reached the whole map is dropped.
-var (
-	cookieParses     sync.Map
-	cookieParseCount int64
-)
-
-// MaxCookieParses bounds cookieParses.
-const MaxCookieParses = 10000
-
-func rememberCookieParse(key string, p *cookieParse) {
-	if atomic.AddInt64(&cookieParseCount, 1) > MaxCookieParses {
-		cookieParses.Range(func(k, v interface{}) bool {
-			cookieParses.Delete(k)
-			return true
-		})
-		atomic.StoreInt64(&cookieParseCount, 1)
-	}
-	cookieParses.Store(key, p)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,6 +33,11 @@ type handler struct {
 	// header, or in direct routing the default name (so that no client
 	// copy reaches a sandbox).
 	runnerHeaderOrDefault string
+	// targets remembers parseHost's answer per Host header (at most
+	// MaxTargets); gatewayTarget is the one for gateway hosts.
+	targets       sync.Map
+	ntargets      int64
+	gatewayTarget *target
 }
 
 // ServeHTTP is the per-request path, written for Yaegi: every statement
@@ -51,18 +57,20 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		cr = readCredentials(req, hdr, u)
 		key += cr.key
 	}
+	// A browser sends the same Cookie header again and again: as sent, it
+	// is part of the key, and the decision cached under it holds the header
+	// without our cookies. serveMiss reads the cookies when it misses.
 	if c := hdr[hCookie]; c != nil {
-		cr = readCookie(cr, req, hdr, c)
-		key += cr.cookieKey
-	}
-	// The preview token, the SDK's credential, is read here: a call costs.
-	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
-		delete(hdr, HeaderDaytonaPreviewToken)
-		key += "\x00p" + v[0]
-		if cr == nil {
-			cr = &credentials{}
+		if len(c) == 1 {
+			key += "\x00k" + c[0]
+		} else {
+			key += rawCookieKey(c)
 		}
-		cr.previewToken = v[0]
+	}
+	// The preview token, the SDK's credential: serveMiss reads it, and
+	// every path removes it.
+	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
+		key += "\x00p" + v[0]
 	}
 	path := u.Path
 	if strings.ContainsAny(path, ".\\") && hasDotSegment(path) {
@@ -74,6 +82,9 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			// Expired decisions are removed by the cache's sweeper. What
 			// follows is forward(), inlined: a call costs under Yaegi.
 			d := v.(*decision)
+			if d.setCookie {
+				hdr[hCookie] = d.cookies // nil when none is left: no Cookie line is sent
+			}
 			hdr[HeaderDaytonaAuthorization] = d.runnerAuth
 			if h.setRunner {
 				hdr[h.runnerHeader] = d.runner
@@ -84,6 +95,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				delete(hdr, hAuthorization)
 			}
 			delete(hdr, HeaderSkipLastActivity)
+			delete(hdr, HeaderDaytonaPreviewToken)
 			u.Path = d.prefix + path
 			if u.RawPath != "" {
 				u.RawPath = d.prefix + u.RawPath
@@ -138,91 +150,133 @@ func readQueryKey(cr *credentials, u *url.URL) {
 }
 
 // readCookie removes every cookie of ours from the request and keeps the
-// value of the host's sandbox cookie. cr may be nil. Browsers send the same
-// Cookie header again and again, so its parse is remembered (it depends on
-// the host and the header only); parseCookie does the first one.
+// value of the host's sandbox cookie. cr may be nil.
 func readCookie(cr *credentials, req *http.Request, hdr http.Header, c []string) *credentials {
 	if cr == nil {
 		cr = &credentials{}
 	}
 	cr.cookies = c
-	if len(c) == 1 {
-		if v, ok := cookieParses.Load(req.Host + "\x00" + c[0]); ok {
-			p := v.(*cookieParse)
-			hdr[hCookie] = p.kept // nil when none is left: no Cookie line is sent
-			cr.cookie, cr.cookieKey = p.value, p.key
-			return cr
-		}
+	cr.cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
+	if cr.cookie != "" {
+		cr.cookieKey = "\x00c" + cr.cookie
 	}
-	parseCookie(cr, req, hdr)
 	return cr
 }
 
-// parseCookie is readCookie's first look at a Cookie header.
-func parseCookie(cr *credentials, req *http.Request, hdr http.Header) {
-	c := cr.cookies
-	if len(c) == 1 && !strings.Contains(c[0], "daytona-") && !strings.Contains(c[0], cookiePKCE) {
-		rememberCookieParse(req.Host+"\x00"+c[0], &cookieParse{kept: c[:1:1]})
-		return
-	}
-	cr.cookie = takeCookies(hdr, hostSandbox(strings.ToLower(req.Host)))
-	cr.cookieKey = "\x00c" + cr.cookie
-	if len(c) == 1 {
-		kept := hdr[hCookie]
-		rememberCookieParse(req.Host+"\x00"+c[0], &cookieParse{value: cr.cookie, key: cr.cookieKey, kept: kept[:len(kept):len(kept)]})
-	}
+// rawCookieKey is the part of the cache key that ServeHTTP makes of the
+// Cookie header lines as sent (HTTP/2 clients may split the header).
+func rawCookieKey(c []string) string {
+	return "\x00k" + strings.Join(c, "\x00k")
+}
+
+// target is where a request's decision is asked for.
+type target struct {
+	url     string // resolver + DecidePath + "/preview/{id}/{port}", "/toolbox/{id}" or "/gateway"
+	gateway bool   // the gateway route: its answers are never forwarded
 }
 
 // serveMiss is everything but a cache hit: the gateway host, and preview
-// hosts whose decision is not cached.
+// hosts whose decision is not cached. The host's target is remembered per
+// Host header (h.targets), so that only the first request of a host pays
+// for its parse.
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
-	if cr == nil {
-		cr = &credentials{}
-	}
+	hdr := req.Header
 	// The runner header and its credential are the plugin's alone: every
 	// client copy goes (a forward overwrites them, other answers never
 	// reach a runner, but direct routing sets no runner header).
-	delete(req.Header, HeaderDaytonaAuthorization)
-	delete(req.Header, h.runnerHeaderOrDefault)
-
-	host := req.Host
-	if i := strings.IndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.ToLower(host)
-	q := &query{route: RoutePreview, bearer: cr.bearer, previewToken: cr.previewToken, queryToken: cr.queryToken, cookie: cr.cookie}
-	if h.gateway[host] {
-		serveGateway(h, rw, req, q, cr.cookies)
-		return
-	}
-
-	label := ""
-	for _, s := range h.suffixes {
-		if len(host) > len(s) && strings.HasSuffix(host, s) {
-			label = host[:len(host)-len(s)]
-			break
+	delete(hdr, HeaderDaytonaAuthorization)
+	delete(hdr, h.runnerHeaderOrDefault)
+	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
+		delete(hdr, HeaderDaytonaPreviewToken)
+		if cr == nil {
+			cr = &credentials{}
 		}
+		cr.previewToken = v[0]
 	}
-	port, id, ok := ParseLabel(label)
-	if !ok {
+
+	var t *target
+	if v, ok := h.targets.Load(req.Host); ok {
+		t = v.(*target)
+	} else if t = parseHost(h, req.Host); t == nil {
 		writeError(rw, req, http.StatusBadRequest,
 			"bad request: invalid preview host: expected {port}-{sandboxId}.{previewDomain} with a port from 1 to 65535")
 		return
 	}
-	q.sandbox, q.port = id, port
+
+	// ServeHTTP keyed a single Cookie header as sent. Its credential may
+	// have a decision already, cached for another Cookie header: then that
+	// decision is cached under this one too.
+	rawKey := ""
+	if c := hdr[hCookie]; c != nil {
+		raw := rawCookieKey(c)
+		cr = readCookie(cr, req, hdr, c)
+		if h.cache != nil && t != h.gatewayTarget {
+			rawKey = key
+			key = strings.Replace(key, raw, cr.cookieKey, 1)
+			if d := h.cache.get(key); d != nil {
+				storeAlias(h, rawKey, d, hdr[hCookie])
+				forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
+				return
+			}
+		}
+	}
+	if t == h.gatewayTarget {
+		serveGateway(h, rw, req, cr)
+		return
+	}
 	if h.cache == nil {
 		key = ""
 	}
-	d := ask(h, rw, req, q, key)
-	if d != nil {
+	if d := ask(h, rw, req, t, cr, key); d != nil {
+		if rawKey != "" {
+			storeAlias(h, rawKey, d, hdr[hCookie])
+		}
 		forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
 	}
 }
 
+// parseHost parses a Host header (and remembers the result): the gateway
+// target for a gateway host, the preview target for a valid preview host,
+// nil for anything else.
+func parseHost(h *handler, raw string) *target {
+	host := raw
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.ToLower(host)
+	t := h.gatewayTarget
+	if !h.gateway[host] {
+		label := ""
+		for _, s := range h.suffixes {
+			if len(host) > len(s) && strings.HasSuffix(host, s) {
+				label = host[:len(host)-len(s)]
+				break
+			}
+		}
+		port, id, ok := ParseLabel(label)
+		if !ok {
+			return nil
+		}
+		t = &target{url: h.resolver.decideURL + "/" + RoutePreview + "/" + id + "/" + port}
+	}
+	if atomic.AddInt64(&h.ntargets, 1) > MaxTargets {
+		h.targets.Range(func(k, v interface{}) bool {
+			h.targets.Delete(k)
+			return true
+		})
+		atomic.StoreInt64(&h.ntargets, 1)
+	}
+	h.targets.Store(raw, t)
+	return t
+}
+
+// MaxTargets bounds the hosts whose parse a handler remembers; at the bound
+// it forgets them all.
+const MaxTargets = 10000
+
 // serveGateway serves the gateway host: GET /health, the SDK's toolbox route
 // /toolbox/{sandboxId}/{path}, and whatever the resolver answers for the rest.
-func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, q *query, cookies []string) {
-	q.route = RouteGateway
+func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *credentials) {
 	p := req.URL.Path
 	if p == "/health" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		if h.cache != nil && h.resolver.holdsSecret(req.Header[HeaderKey]) {
@@ -233,7 +287,7 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, q *quer
 		return
 	}
 	if !strings.HasPrefix(p, "/toolbox/") {
-		ask(h, rw, req, q, "")
+		ask(h, rw, req, h.gatewayTarget, cr, "")
 		return
 	}
 	rest := p[len("/toolbox/"):]
@@ -257,23 +311,27 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, q *quer
 		rawTail = rp[len(pre):]
 	}
 	// The cookie for a toolbox request is the one named after the path's
-	// sandbox: ServeHTTP looked for the host's and removed ours, so look
+	// sandbox: readCookie looked for the host's and removed ours, so look
 	// again in the Cookie header as sent.
-	if len(cookies) != 0 {
-		req.Header[hCookie] = cookies
-		q.cookie = takeCookies(req.Header, id)
+	tc := credentials{}
+	if cr != nil {
+		tc = *cr
 	}
-	q.route, q.sandbox = RouteToolbox, id
+	if len(tc.cookies) != 0 {
+		req.Header[hCookie] = tc.cookies
+		tc.cookie = takeCookies(req.Header, id)
+	}
 
 	key := ""
 	if h.cache != nil {
-		key = "/toolbox/" + id + "\x00" + q.bearer + "\x00" + q.previewToken + "\x00" + q.queryToken + "\x00" + q.cookie
+		key = "/toolbox/" + id + "\x00" + tc.bearer + "\x00" + tc.previewToken + "\x00" + tc.queryToken + "\x00" + tc.cookie
 		if d := h.cache.get(key); d != nil {
 			forward(h, rw, req, d, tail, rawTail)
 			return
 		}
 	}
-	if d := ask(h, rw, req, q, key); d != nil {
+	t := &target{url: h.resolver.decideURL + "/" + RouteToolbox + "/" + id}
+	if d := ask(h, rw, req, t, &tc, key); d != nil {
 		forward(h, rw, req, d, tail, rawTail)
 	}
 }
@@ -308,17 +366,14 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 // (cached under key when key is not empty), or nil after it has answered
 // the client itself. The forward case is kept short; the others are in
 // functions of their own (a Yaegi call allocates its whole frame).
-func ask(h *handler, rw http.ResponseWriter, req *http.Request, q *query, key string) *decision {
-	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
-		q.skipActivity = true
-	}
-	resp, err := decide(h.resolver, req, q)
+func ask(h *handler, rw http.ResponseWriter, req *http.Request, t *target, cr *credentials, key string) *decision {
+	resp, err := decide(h.resolver, req, t, cr)
 	if err != nil {
 		resolverFailed(rw, req, err)
 		return nil
 	}
 	rh := resp.Header
-	if v := rh[HeaderDecision]; len(v) == 1 && v[0] == DecisionForward && resp.StatusCode == http.StatusOK && q.route != RouteGateway {
+	if v := rh[HeaderDecision]; len(v) == 1 && v[0] == DecisionForward && resp.StatusCode == http.StatusOK && !t.gateway {
 		resp.Body.Close() // a forward decision has no body
 		// A forward decision needs the runner key and a prefix under
 		// /sandboxes/, and the runner id when routing by runner.
@@ -383,6 +438,19 @@ func store(h *handler, key string, d *decision, ttlValues []string) {
 	now := time.Now().UnixNano()
 	d.expires = now + t
 	h.cache.put(key, d, now)
+}
+
+// storeAlias caches a copy of the cached decision d under key, a Cookie
+// header as sent, with the header that is left once our cookies are
+// removed; it expires with d.
+func storeAlias(h *handler, key string, d *decision, cookies []string) {
+	if d.expires == 0 {
+		return // d was not cached
+	}
+	a := *d
+	a.setCookie = true
+	a.cookies = cookies[:len(cookies):len(cookies)]
+	h.cache.put(key, &a, time.Now().UnixNano())
 }
 
 // respond copies the resolver's answer to the client.

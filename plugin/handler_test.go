@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -551,9 +552,9 @@ func TestHealthShowsTheCacheOnlyToSecretHolders(t *testing.T) {
 	}
 }
 
-// The Cookie header's parse is remembered: a repeated header gives the
-// same credential and the same stripped header, and the remembered slice
-// is never shared with a later append.
+// A repeated Cookie header is a cache hit with the same credential and the
+// same stripped header, and the cached slice is never shared with a later
+// append.
 func TestRepeatedCookieHeader(t *testing.T) {
 	f := &fakeResolver{}
 	h, s, _ := newTestHandler(t, f, nil)
@@ -601,5 +602,73 @@ func TestEmptyPathBecomesSlash(t *testing.T) {
 		if s.path != "/sandboxes/demo/toolbox/proxy/3000/" || s.requestURI != "/sandboxes/demo/toolbox/proxy/3000/" {
 			t.Errorf("request %d: path %q, RequestURI %q", i, s.path, s.requestURI)
 		}
+	}
+}
+
+// The cache key holds the Cookie header as sent; a new header with a known
+// credential reuses its decision without asking, and each request keeps
+// its own other cookies.
+func TestCookieHeadersAsSent(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	steps := []struct {
+		host      string
+		cookie    []string
+		calls     int
+		sent      string   // the credential the resolver got on a call
+		toSandbox []string // the Cookie lines the sandbox got
+	}{
+		{"3000-c1.localhost", []string{"app=1; daytona-sandbox-auth-c1=v1"}, 1, "v1", []string{"app=1"}},
+		{"3000-c1.localhost", []string{"app=1; daytona-sandbox-auth-c1=v1"}, 1, "v1", []string{"app=1"}},
+		{"3000-c1.localhost", []string{"app=2; daytona-sandbox-auth-c1=v1"}, 1, "v1", []string{"app=2"}},
+		{"3000-c1.localhost", []string{"app=2; daytona-sandbox-auth-c1=v1"}, 1, "v1", []string{"app=2"}},
+		// HTTP/2 clients may split the header into lines.
+		{"3000-c1.localhost", []string{"app=3", "daytona-sandbox-auth-c1=v1", "pkce_verifier=p"}, 1, "v1", []string{"app=3"}},
+		{"3000-c1.localhost", []string{"app=3", "daytona-sandbox-auth-c1=v1", "pkce_verifier=p"}, 1, "v1", []string{"app=3"}},
+		{"3000-c1.localhost", []string{"app=3", "daytona-sandbox-auth-c1=v2"}, 2, "v2", []string{"app=3"}},
+		// The same header for another host is that host's credential.
+		{"3000-c2.localhost", []string{"app=1; daytona-sandbox-auth-c1=v1"}, 3, "", []string{"app=1"}},
+		{"3000-c2.localhost", []string{"daytona-sandbox-auth-c2=w; daytona-sandbox-auth-c1=v1"}, 4, "w", nil},
+		{"3000-c2.localhost", []string{"daytona-sandbox-auth-c2=w; daytona-sandbox-auth-c1=v1"}, 4, "w", nil},
+	}
+	for i, st := range steps {
+		req := httptest.NewRequest("GET", "http://"+st.host+"/", nil)
+		req.Header["Cookie"] = st.cookie
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusTeapot {
+			t.Fatalf("step %d: status %d", i, rec.Code)
+		}
+		if f.count() != st.calls {
+			t.Fatalf("step %d: resolver calls %d, want %d", i, f.count(), st.calls)
+		}
+		if got := f.last().Get(HeaderCookie); got != st.sent {
+			t.Errorf("step %d: the resolver's last call had cookie %q, want %q", i, got, st.sent)
+		}
+		if got := s.header["Cookie"]; strings.Join(got, "|") != strings.Join(st.toSandbox, "|") {
+			t.Errorf("step %d: the sandbox got cookies %q, want %q", i, got, st.toSandbox)
+		}
+	}
+}
+
+// A handler remembers at most MaxTargets host parses.
+func TestHostParsesAreBounded(t *testing.T) {
+	hh, _, _ := newTestHandler(t, &fakeResolver{}, nil)
+	h := hh.(*handler)
+	for i := 0; i < MaxTargets+10; i++ {
+		if parseHost(h, "3000-s"+strconv.Itoa(i)+".localhost") == nil {
+			t.Fatalf("host %d did not parse", i)
+		}
+	}
+	n := 0
+	h.targets.Range(func(k, v interface{}) bool {
+		n++
+		return true
+	})
+	if n == 0 || n > MaxTargets {
+		t.Errorf("%d host parses remembered, bound %d", n, MaxTargets)
+	}
+	if parseHost(h, "3000-Bad_.localhost") != nil || parseHost(h, "preview.test:443") != h.gatewayTarget {
+		t.Error("parseHost accepted a bad host or missed a gateway host")
 	}
 }

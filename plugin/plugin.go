@@ -172,6 +172,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		h.runnerHeaderOrDefault = DefaultRunnerHeader
 	}
 	h.resolver = newResolverClient(strings.TrimRight(config.ResolverURL, "/"), secret, timeout)
+	h.gatewayTarget = &target{url: h.resolver.decideURL + "/" + RouteGateway, gateway: true}
 	if config.CacheSize > 0 && maxTTL > 0 {
 		h.cache = sharedCache(name+"\x00"+config.ResolverURL, config.CacheSize)
 		h.maxTTL = int64(maxTTL)

@@ -61,23 +61,10 @@ func newResolverClient(base, secret string, timeout time.Duration) *resolverClie
 	}
 }
 
-// query is what the plugin tells the resolver about one request.
-type query struct {
-	route, sandbox, port             string
-	bearer, previewToken, queryToken string
-	cookie                           string
-	skipActivity                     bool
-}
-
-func decide(c *resolverClient, req *http.Request, q *query) (*http.Response, error) {
-	target := c.decideURL + "/" + q.route
-	if q.sandbox != "" {
-		target += "/" + q.sandbox
-		if q.port != "" {
-			target += "/" + q.port
-		}
-	}
-	out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, target, nil)
+// decide asks the resolver for t's decision on req, which presented cr
+// (nil: no credentials).
+func decide(c *resolverClient, req *http.Request, t *target, cr *credentials) (*http.Response, error) {
+	out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, t.url, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -85,25 +72,32 @@ func decide(c *resolverClient, req *http.Request, q *query) (*http.Response, err
 	h[HeaderKey] = c.secret
 	h["User-Agent"] = noUserAgent
 	h[HeaderRequest] = []string{req.Method + " " + req.Host + " " + req.URL.RequestURI()}
-	if q.bearer != "" {
-		// The client's address goes with the user's token to the API's
-		// access check, the only place that reads it.
-		h[HeaderBearer] = []string{q.bearer}
-		h[HeaderClientIP] = []string{clientIP(req.RemoteAddr)}
+	if cr != nil {
+		addCredentials(h, req, cr)
 	}
-	if q.previewToken != "" {
-		h[HeaderPreviewToken] = []string{q.previewToken}
-	}
-	if q.queryToken != "" {
-		h[HeaderQueryToken] = []string{q.queryToken}
-	}
-	if q.cookie != "" {
-		h[HeaderCookie] = []string{q.cookie}
-	}
-	if q.skipActivity {
+	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
 		h[HeaderSkipActivity] = skipActivityValue
 	}
 	return c.client.Do(out)
+}
+
+// addCredentials adds what the client presented to a decision request.
+func addCredentials(h http.Header, req *http.Request, cr *credentials) {
+	if cr.bearer != "" {
+		// The client's address goes with the user's token to the API's
+		// access check, the only place that reads it.
+		h[HeaderBearer] = []string{cr.bearer}
+		h[HeaderClientIP] = []string{clientIP(req.RemoteAddr)}
+	}
+	if cr.previewToken != "" {
+		h[HeaderPreviewToken] = []string{cr.previewToken}
+	}
+	if cr.queryToken != "" {
+		h[HeaderQueryToken] = []string{cr.queryToken}
+	}
+	if cr.cookie != "" {
+		h[HeaderCookie] = []string{cr.cookie}
+	}
 }
 
 // Header values that never change are shared, read-only slices: the

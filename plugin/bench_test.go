@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"testing"
 )
 
@@ -30,10 +32,15 @@ func benchHandler(b *testing.B, cacheSize int) http.Handler {
 }
 
 func benchHandlerAt(b *testing.B, resolverURL string, cacheSize int) http.Handler {
+	return benchHandlerWith(b, resolverURL, "", cacheSize)
+}
+
+func benchHandlerWith(b *testing.B, resolverURL, socket string, cacheSize int) http.Handler {
 	b.Helper()
 	cfg := CreateConfig()
 	cfg.PreviewDomains = []string{"localhost"}
 	cfg.ResolverURL = resolverURL
+	cfg.ResolverSocket = socket
 	cfg.ResolverSecret = testSecret
 	cfg.CacheSize = cacheSize
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
@@ -88,6 +95,34 @@ func BenchmarkHitCookie(b *testing.B) {
 func BenchmarkMissCacheOff(b *testing.B) {
 	h := benchHandlerAt(b, rawResolver(b), 0)
 	benchServe(b, h, "3000-demo-public.localhost", "/fast", nil)
+}
+
+func BenchmarkMissCacheOffDatagram(b *testing.B) {
+	h := benchHandlerWith(b, "http://127.0.0.1:9", rawDgramResolver(b), 0)
+	benchServe(b, h, "3000-demo-public.localhost", "/fast", nil)
+}
+
+// rawDgramResolver answers every datagram with one fixed forward decision.
+func rawDgramResolver(b *testing.B) string {
+	b.Helper()
+	name := "@previewgate-bench-" + strconv.Itoa(os.Getpid()) + "-" + b.Name()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	answer := []byte("forward\nr1\nBearer k\n/sandboxes/demo-public/toolbox/proxy/3000\n\n10")
+	go func() {
+		buf := make([]byte, MaxDatagram)
+		for {
+			_, from, err := c.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			c.WriteToUnix(answer, from)
+		}
+	}()
+	return name
 }
 
 // rawResolver answers every request on a keep-alive connection with one

@@ -55,6 +55,31 @@ import "strings"
 // Anything else (no decision header, another value, a transport error, a
 // timeout) is a resolver failure: the plugin answers 502 or 503 with
 // Daytona's JSON error body and forwards nothing.
+// # Datagram decisions
+//
+// With resolverSocket set, the plugin first asks over a unix datagram socket
+// (an abstract name such as "@previewgate-decide" works across containers
+// that share a network namespace, like Traefik's pod or the compose
+// stack's network_mode). A request is one datagram of nine lines:
+//
+//	secret, decision path (DecidePath + "/preview/{sandbox}/{port}" ...),
+//	"{method} {host} {request URI}", bearer token, client IP (with a bearer),
+//	preview token, query token, cookie value, "true" to skip the activity update
+//
+// (empty lines for what is absent; header values cannot hold a newline).
+// The answer is one datagram: "forward" and five lines (runner id, runner
+// authorization, prefix, "1" to strip Authorization, TTL seconds), with the
+// meanings of the forward headers above, or the single line "http": ask
+// again over HTTP, which carries the whole answer (401, redirects, errors).
+// A wrong secret or a malformed request is answered "http" too: the HTTP
+// endpoint says what is wrong.
+const (
+	// MaxDatagram bounds a decision request or answer.
+	MaxDatagram = 64 << 10
+	// DatagramAskHTTP is the answer that sends the plugin to HTTP.
+	DatagramAskHTTP = "http"
+)
+
 const (
 	// DecidePath is the prefix of the resolver's decision endpoint (on its
 	// internal listener): DecidePath + "/" + route [+ "/" + sandbox [+ "/" + port]].

@@ -171,14 +171,22 @@ func rawCookieKey(c []string) string {
 
 // target is where a request's decision is asked for.
 type target struct {
-	url     string // resolver + DecidePath + "/preview/{id}/{port}", "/toolbox/{id}" or "/gateway"
+	path    string // DecidePath + "/preview/{id}/{port}", "/toolbox/{id}" or "/gateway"
+	url     string // the resolver's base URL + path
+	dgram   string // a datagram request's first lines: the secret and path
 	gateway bool   // the gateway route: its answers are never forwarded
+}
+
+func newTarget(c *resolverClient, path string, gateway bool) *target {
+	return &target{path: path, url: c.base + path, dgram: c.secret[0] + "\n" + path + "\n", gateway: gateway}
 }
 
 // serveMiss is everything but a cache hit: the gateway host, and preview
 // hosts whose decision is not cached. The host's target is remembered per
 // Host header (h.targets), so that only the first request of a host pays
-// for its parse.
+// for its parse. A request without a preview token or cookies, the common
+// miss, stays here; the others go on in serveMissWith (under Yaegi every
+// call allocates the whole frame of the function called).
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
 	hdr := req.Header
 	// The runner header and its credential are the plugin's alone: every
@@ -186,14 +194,6 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 	// reach a runner, but direct routing sets no runner header).
 	delete(hdr, HeaderDaytonaAuthorization)
 	delete(hdr, h.runnerHeaderOrDefault)
-	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
-		delete(hdr, HeaderDaytonaPreviewToken)
-		if cr == nil {
-			cr = &credentials{}
-		}
-		cr.previewToken = v[0]
-	}
-
 	var t *target
 	if v, ok := h.targets.Load(req.Host); ok {
 		t = v.(*target)
@@ -202,15 +202,37 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 			"bad request: invalid preview host: expected {port}-{sandboxId}.{previewDomain} with a port from 1 to 65535")
 		return
 	}
+	if t.gateway || hdr[HeaderDaytonaPreviewToken] != nil || hdr[hCookie] != nil {
+		serveMissWith(h, rw, req, key, cr, t)
+		return
+	}
+	if h.cache == nil {
+		key = ""
+	}
+	if d := ask(h, rw, req, t, cr, key); d != nil {
+		forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
+	}
+}
 
-	// ServeHTTP keyed a single Cookie header as sent. Its credential may
-	// have a decision already, cached for another Cookie header: then that
+// serveMissWith is serveMiss for the gateway host and for requests with a
+// preview token or cookies.
+func serveMissWith(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials, t *target) {
+	hdr := req.Header
+	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
+		delete(hdr, HeaderDaytonaPreviewToken)
+		if cr == nil {
+			cr = &credentials{}
+		}
+		cr.previewToken = v[0]
+	}
+	// ServeHTTP keyed the Cookie header as sent. Its credential may have a
+	// decision already, cached for another Cookie header: then that
 	// decision is cached under this one too.
 	rawKey := ""
 	if c := hdr[hCookie]; c != nil {
 		raw := rawCookieKey(c)
 		cr = readCookie(cr, req, hdr, c)
-		if h.cache != nil && t != h.gatewayTarget {
+		if h.cache != nil && !t.gateway {
 			rawKey = key
 			key = strings.Replace(key, raw, cr.cookieKey, 1)
 			if d := h.cache.get(key); d != nil {
@@ -220,7 +242,7 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 			}
 		}
 	}
-	if t == h.gatewayTarget {
+	if t.gateway {
 		serveGateway(h, rw, req, cr)
 		return
 	}
@@ -257,7 +279,7 @@ func parseHost(h *handler, raw string) *target {
 		if !ok {
 			return nil
 		}
-		t = &target{url: h.resolver.decideURL + "/" + RoutePreview + "/" + id + "/" + port}
+		t = newTarget(h.resolver, DecidePath+"/"+RoutePreview+"/"+id+"/"+port, false)
 	}
 	if atomic.AddInt64(&h.ntargets, 1) > MaxTargets {
 		h.targets.Range(func(k, v interface{}) bool {
@@ -330,7 +352,7 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 			return
 		}
 	}
-	t := &target{url: h.resolver.decideURL + "/" + RouteToolbox + "/" + id}
+	t := newTarget(h.resolver, DecidePath+"/"+RouteToolbox+"/"+id, false)
 	if d := ask(h, rw, req, t, &tc, key); d != nil {
 		forward(h, rw, req, d, tail, rawTail)
 	}
@@ -367,6 +389,36 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 // the client itself. The forward case is kept short; the others are in
 // functions of their own (a Yaegi call allocates its whole frame).
 func ask(h *handler, rw http.ResponseWriter, req *http.Request, t *target, cr *credentials, key string) *decision {
+	if h.resolver.dgram != nil && !t.gateway {
+		return askDgram(h, rw, req, t, cr, key)
+	}
+	return askHTTP(h, rw, req, t, cr, key)
+}
+
+// askDgram asks over the datagram socket; anything but a forward decision
+// is asked for again over HTTP.
+func askDgram(h *handler, rw http.ResponseWriter, req *http.Request, t *target, cr *credentials, key string) *decision {
+	f, err := decideDgram(h.resolver.dgram, req, t, cr)
+	if err != nil {
+		resolverFailed(rw, req, err)
+		return nil
+	}
+	if len(f) != 6 || f[0] != DecisionForward {
+		return askHTTP(h, rw, req, t, cr, key)
+	}
+	d := newDecision(h, f[2], f[3], f[1], f[4] == "1")
+	if d == nil {
+		resolverAnswered(rw, req, nil)
+		return nil
+	}
+	if key != "" {
+		store(h, key, d, f[5])
+	}
+	return d
+}
+
+// askHTTP asks over HTTP.
+func askHTTP(h *handler, rw http.ResponseWriter, req *http.Request, t *target, cr *credentials, key string) *decision {
 	resp, err := decide(h.resolver, req, t, cr)
 	if err != nil {
 		resolverFailed(rw, req, err)
@@ -375,25 +427,41 @@ func ask(h *handler, rw http.ResponseWriter, req *http.Request, t *target, cr *c
 	rh := resp.Header
 	if v := rh[HeaderDecision]; len(v) == 1 && v[0] == DecisionForward && resp.StatusCode == http.StatusOK && !t.gateway {
 		resp.Body.Close() // a forward decision has no body
-		// A forward decision needs the runner key and a prefix under
-		// /sandboxes/, and the runner id when routing by runner.
-		auth, prefix, runner := rh[HeaderRunnerKey], rh[HeaderPrefix], rh[HeaderRunner]
-		if len(auth) == 1 && auth[0] != "" && len(prefix) == 1 && strings.HasPrefix(prefix[0], "/sandboxes/") && !strings.HasSuffix(prefix[0], "/") &&
-			(!h.setRunner || len(runner) == 1 && runner[0] != "") {
-			d := &decision{runnerAuth: auth[:1:1], prefix: prefix[0], runner: runner}
-			if v := rh[HeaderStripAuth]; len(v) == 1 && v[0] == "1" {
-				d.stripAuth = true
+		auth, prefix, runner, ttl := rh[HeaderRunnerKey], rh[HeaderPrefix], rh[HeaderRunner], rh[HeaderTTL]
+		var d *decision
+		if len(auth) == 1 && len(prefix) == 1 && len(runner) <= 1 {
+			r := ""
+			if len(runner) == 1 {
+				r = runner[0]
 			}
-			if key != "" {
-				store(h, key, d, rh[HeaderTTL])
-			}
-			return d
+			v := rh[HeaderStripAuth]
+			d = newDecision(h, auth[0], prefix[0], r, len(v) == 1 && v[0] == "1")
 		}
-		resolverAnswered(rw, req, nil)
-		return nil
+		if d == nil {
+			resolverAnswered(rw, req, nil)
+			return nil
+		}
+		if key != "" && len(ttl) == 1 {
+			store(h, key, d, ttl[0])
+		}
+		return d
 	}
 	resolverAnswered(rw, req, resp)
 	return nil
+}
+
+// newDecision checks a forward decision: it needs the runner key and a
+// prefix under /sandboxes/, and the runner id when routing by runner. It
+// returns nil for an incomplete one.
+func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decision {
+	if auth == "" || !strings.HasPrefix(prefix, "/sandboxes/") || strings.HasSuffix(prefix, "/") || (h.setRunner && runner == "") {
+		return nil
+	}
+	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth}
+	if h.setRunner {
+		d.runner = []string{runner}
+	}
+	return d
 }
 
 // resolverFailed answers when no decision came: nothing is forwarded.
@@ -421,13 +489,10 @@ func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Resp
 	writeError(rw, req, http.StatusBadGateway, "bad gateway: the preview gateway's resolver gave no valid decision")
 }
 
-// store caches d under key for the TTL the resolver gave, capped by
-// cacheMaxTTL; without a TTL nothing is cached.
-func store(h *handler, key string, d *decision, ttlValues []string) {
-	if len(ttlValues) == 0 {
-		return
-	}
-	secs, err := strconv.Atoi(ttlValues[0])
+// store caches d under key for ttl, the whole seconds the resolver gave,
+// capped by cacheMaxTTL; without a TTL nothing is cached.
+func store(h *handler, key string, d *decision, ttl string) {
+	secs, err := strconv.Atoi(ttl)
 	if err != nil || secs <= 0 {
 		return
 	}

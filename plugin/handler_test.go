@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -671,4 +672,117 @@ func TestHostParsesAreBounded(t *testing.T) {
 	if parseHost(h, "3000-Bad_.localhost") != nil || parseHost(h, "preview.test:443") != h.gatewayTarget {
 		t.Error("parseHost accepted a bad host or missed a gateway host")
 	}
+}
+
+// fakeDgram is the resolver's datagram socket: it records each request's
+// lines and answers with answer(lines), or not at all for "".
+type fakeDgram struct {
+	mu     sync.Mutex
+	got    [][]string
+	answer func(lines []string) string
+	name   string
+}
+
+func newFakeDgram(t *testing.T, answer func([]string) string) *fakeDgram {
+	t.Helper()
+	f := &fakeDgram{answer: answer, name: "@previewgate-test-" + strconv.Itoa(os.Getpid()) + "-" + t.Name()}
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: f.name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, MaxDatagram)
+		for {
+			n, from, err := c.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			lines := strings.Split(string(buf[:n]), "\n")
+			f.mu.Lock()
+			f.got = append(f.got, lines)
+			f.mu.Unlock()
+			if a := f.answer(lines); a != "" {
+				c.WriteToUnix([]byte(a), from)
+			}
+		}
+	}()
+	return f
+}
+
+func (f *fakeDgram) requests() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]string(nil), f.got...)
+}
+
+func dgramForward(lines []string) string {
+	if lines[0] != testSecret {
+		return DatagramAskHTTP
+	}
+	return "forward\nr-dg\nBearer dg-key\n/sandboxes/demo/toolbox/proxy/3000\n\n10"
+}
+
+func TestDatagramDecisions(t *testing.T) {
+	t.Run("forward", func(t *testing.T) {
+		f := &fakeResolver{}
+		dg := newFakeDgram(t, dgramForward)
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name })
+		hdr := map[string]string{"Authorization": "Bearer utok", HeaderDaytonaPreviewToken: "ptok",
+			"Cookie": "a=1; daytona-sandbox-auth-demo=cval", HeaderSkipLastActivity: "true"}
+		for i := 0; i < 2; i++ {
+			if rec := serve(h, "GET", "http://3000-demo.localhost/p?x=1&DAYTONA_SANDBOX_AUTH_KEY=qtok", hdr); rec.Code != http.StatusTeapot {
+				t.Fatalf("status %d", rec.Code)
+			}
+		}
+		got := dg.requests()
+		if len(got) != 1 || f.count() != 0 {
+			t.Fatalf("datagrams %d, HTTP calls %d; want 1 and 0 (then a cache hit)", len(got), f.count())
+		}
+		want := []string{testSecret, DecidePath + "/preview/demo/3000", "GET 3000-demo.localhost /p?x=1", "utok", "192.0.2.1", "ptok", "qtok", "cval", "true"}
+		if strings.Join(got[0], "|") != strings.Join(want, "|") {
+			t.Errorf("datagram lines\n%q\nwant\n%q", got[0], want)
+		}
+		if s.path != "/sandboxes/demo/toolbox/proxy/3000/p" || s.header.Get(HeaderDaytonaAuthorization) != "Bearer dg-key" ||
+			s.header.Get(DefaultRunnerHeader) != "r-dg" || s.header.Get("Authorization") != "Bearer utok" {
+			t.Errorf("forwarded %s with %v", s.path, s.header)
+		}
+	})
+	t.Run("other answers come over HTTP", func(t *testing.T) {
+		f := &fakeResolver{answer: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set(HeaderDecision, DecisionRespond)
+			w.WriteHeader(http.StatusUnauthorized)
+		}}
+		dg := newFakeDgram(t, func([]string) string { return DatagramAskHTTP })
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name })
+		rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
+		if rec.Code != http.StatusUnauthorized || s.called || len(dg.requests()) != 1 || f.count() != 1 {
+			t.Errorf("status %d, forwarded %v, datagrams %d, HTTP calls %d", rec.Code, s.called, len(dg.requests()), f.count())
+		}
+	})
+	t.Run("an incomplete forward is a 502", func(t *testing.T) {
+		f := &fakeResolver{}
+		dg := newFakeDgram(t, func([]string) string { return "forward\nr\nBearer k\n/elsewhere\n\n10" })
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name })
+		if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusBadGateway || s.called {
+			t.Errorf("status %d, forwarded %v", rec.Code, s.called)
+		}
+	})
+	t.Run("no answer in time", func(t *testing.T) {
+		f := &fakeResolver{}
+		dg := newFakeDgram(t, func([]string) string { return "" })
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name; c.ResolverTimeout = "200ms" })
+		rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
+		if rec.Code != http.StatusServiceUnavailable || s.called || f.count() != 0 || !strings.Contains(rec.Body.String(), "in time") {
+			t.Errorf("status %d %s, forwarded %v, HTTP calls %d", rec.Code, rec.Body.String(), s.called, f.count())
+		}
+	})
+	t.Run("no socket", func(t *testing.T) {
+		f := &fakeResolver{}
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = "@previewgate-test-nobody-" + strconv.Itoa(os.Getpid()) })
+		rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
+		if rec.Code != http.StatusServiceUnavailable || s.called || f.count() != 0 {
+			t.Errorf("status %d, forwarded %v, HTTP calls %d", rec.Code, s.called, f.count())
+		}
+	})
 }

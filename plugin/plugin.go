@@ -53,6 +53,11 @@ type Config struct {
 	ResolverSecret     string `json:"resolverSecret,omitempty"`
 	ResolverSecretFile string `json:"resolverSecretFile,omitempty"`
 	ResolverSecretEnv  string `json:"resolverSecretEnv,omitempty"`
+	// ResolverSocket, if set, is the resolver's unix datagram socket for
+	// decisions (its PREVIEWGATE_DECIDE_SOCKET): a path, or an abstract name
+	// starting with "@" (Linux). Forward decisions then cost one datagram
+	// each way; every other answer still comes from ResolverURL.
+	ResolverSocket string `json:"resolverSocket,omitempty"`
 	// ResolverTimeout bounds one decision call. Default "3s".
 	ResolverTimeout string `json:"resolverTimeout,omitempty"`
 	// Routing is "runners" (default) or "direct".
@@ -133,6 +138,10 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		bad("resolverURL: %q must be an http(s) URL with a host and no query", config.ResolverURL)
 	}
 
+	if s := config.ResolverSocket; s != "" && (len(s) < 2 || len(s) > 107 || (s[0] != '@' && s[0] != '/')) {
+		bad("resolverSocket: %q must be a socket path or an abstract name starting with '@', at most 107 bytes", s)
+	}
+
 	secret, err := loadSecret(config)
 	if err != nil {
 		bad("%v", err)
@@ -172,7 +181,10 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		h.runnerHeaderOrDefault = DefaultRunnerHeader
 	}
 	h.resolver = newResolverClient(strings.TrimRight(config.ResolverURL, "/"), secret, timeout)
-	h.gatewayTarget = &target{url: h.resolver.decideURL + "/" + RouteGateway, gateway: true}
+	if config.ResolverSocket != "" {
+		h.resolver.dgram = newDgramClient(config.ResolverSocket, timeout)
+	}
+	h.gatewayTarget = newTarget(h.resolver, DecidePath+"/"+RouteGateway, true)
 	if config.CacheSize > 0 && maxTTL > 0 {
 		h.cache = sharedCache(name+"\x00"+config.ResolverURL, config.CacheSize)
 		h.maxTTL = int64(maxTTL)

@@ -10,9 +10,10 @@ import (
 
 // resolverClient calls the resolver's decision endpoint.
 type resolverClient struct {
-	decideURL string
-	secret    []string
-	client    *http.Client
+	base   string // the resolver's base URL, without a trailing slash
+	secret []string
+	client *http.Client
+	dgram  *dgramClient // nil: HTTP only
 }
 
 // Transports (and so their connection pools) are shared per resolver URL at
@@ -47,8 +48,8 @@ func (c *resolverClient) holdsSecret(v []string) bool {
 
 func newResolverClient(base, secret string, timeout time.Duration) *resolverClient {
 	return &resolverClient{
-		decideURL: base + DecidePath,
-		secret:    []string{secret},
+		base:   base,
+		secret: []string{secret},
 		client: &http.Client{
 			Transport: sharedTransport(base),
 			Timeout:   timeout,

@@ -86,6 +86,7 @@ func start(ctx context.Context, o Options) (*env, error) {
 		up.Close()
 		return nil, err
 	}
+	decideSocket := stack.DecideSocket(internal)
 	s, err := stack.Start(ctx, stack.Options{
 		Root: o.Root, Dir: o.Dir, Bins: o.Bins, ResolverInternal: internal,
 		Runners: []string{
@@ -95,7 +96,7 @@ func start(ctx context.Context, o Options) (*env, error) {
 		StaticRunners: true,
 		ResolverEnv:   []string{"PREVIEWGATE_FORWARD_AUTH=true", "LOG_LEVEL=warn"},
 		TraefikCPUs:   o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
-		ExtraDynamic: benchDynamic(up.URL(), internal, secretFile),
+		ExtraDynamic: benchDynamic(up.URL(), internal, secretFile, decideSocket),
 		ExtraStatic: func(st map[string]interface{}) {
 			// pprof on the loopback-only admin entry point (Profile).
 			st["api"].(map[string]interface{})["debug"] = true

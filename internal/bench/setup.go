@@ -52,10 +52,12 @@ type m = map[string]interface{}
 //
 //	bare.bench               Traefik alone, routing to the runner path
 //	noop.bench               the same with the no-op plugin
-//	*.nocache.bench          our plugin with its cache off (routing direct)
+//	*.nocache.bench          our plugin with its cache off (routing direct),
+//	                         deciding over the resolver's datagram socket
+//	*.nocachehttp.bench      the same without the socket: HTTP decisions
 //	*.fauth.bench            Traefik's ForwardAuth to the resolver, plus the
 //	                         runner key and path a user would add by hand
-func benchDynamic(upstreamURL, resolverInternal, secretFile string) func(map[string]interface{}) {
+func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string) func(map[string]interface{}) {
 	return func(d map[string]interface{}) {
 		h := d["http"].(map[string]interface{})
 		routers := h["routers"].(map[string]interface{})
@@ -67,11 +69,17 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile string) func(map[str
 			"middlewares": []interface{}{"bench-noop"}}
 		routers["bench-nocache"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.nocache\\.bench$`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-nocache"}}
+		routers["bench-nocache-http"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.nocachehttp\\.bench$`)", "service": upstreamSvc,
+			"middlewares": []interface{}{"bench-nocache-http"}}
 		routers["bench-fauth"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.fauth\\.bench$`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-fauth", "bench-fauth-runner", "bench-fauth-path"}}
 		middlewares["bench-noop"] = m{"plugin": m{"benchnoop": m{}}}
 		middlewares["bench-nocache"] = m{"plugin": m{"previewgate": m{
 			"previewDomains": []interface{}{"nocache.bench"}, "resolverURL": "http://" + resolverInternal,
+			"resolverSocket": decideSocket, "resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0,
+		}}}
+		middlewares["bench-nocache-http"] = m{"plugin": m{"previewgate": m{
+			"previewDomains": []interface{}{"nocachehttp.bench"}, "resolverURL": "http://" + resolverInternal,
 			"resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0,
 		}}}
 		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": "http://" + resolverInternal + "/v1/forward-auth"}}
@@ -103,6 +111,7 @@ const (
 	ScCookie       = "gateway-cookie-hit"
 	ScNoCache      = "gateway-cache-off"
 	ScForwardAuth  = "traefik-forwardauth"
+	ScNoCacheHTTP  = "gateway-cache-off-http"
 	privateToken   = "demopreviewtoken0000000000000001"
 	runnerAuthHead = "X-Daytona-Authorization: Bearer " + runnerKey
 )
@@ -117,7 +126,8 @@ func scenarios(cookie string) []Scenario {
 			[]string{"X-Daytona-Preview-Token: " + privateToken}, false},
 		{ScCookie, "previewgate, cache hit, private sandbox with the auth cookie", "3000-demo-private.localhost", FastPath,
 			[]string{"Cookie: theme=dark; daytona-sandbox-auth-demo-private=" + cookie}, false},
-		{ScNoCache, "previewgate with the plugin cache off: one resolver call per request", "3000-demo-public.nocache.bench", FastPath, nil, false},
+		{ScNoCache, "previewgate with the plugin cache off, as shipped: one datagram decision per request", "3000-demo-public.nocache.bench", FastPath, nil, false},
+		{ScNoCacheHTTP, "previewgate with the plugin cache off and no resolverSocket: one HTTP decision call per request", "3000-demo-public.nocachehttp.bench", FastPath, nil, false},
 		{ScForwardAuth, "Traefik ForwardAuth to the resolver + headers + replacePathRegex", "3000-demo-public.fauth.bench", FastPath, nil, false},
 	}
 }

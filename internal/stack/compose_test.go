@@ -127,6 +127,23 @@ func TestComposeMatchesTheTraefikConfigurationAndTheDevStack(t *testing.T) {
 		}
 	})
 
+	t.Run("decision socket", func(t *testing.T) {
+		for _, dyn := range []string{"dynamic.yml", "dynamic-direct.yml"} {
+			d, err := loadYAML(filepath.Join(root, "traefik", dyn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := str(d, "http.middlewares.previewgate.plugin.previewgate.resolverSocket"); got != DevDecideSocket {
+				t.Errorf("%s: resolverSocket %q, want %q", dyn, got, DevDecideSocket)
+			}
+		}
+		// An abstract name reaches the resolver because it shares
+		// Traefik's network namespace.
+		if got := rs.Environment["PREVIEWGATE_DECIDE_SOCKET"]; got != DevDecideSocket || rs.NetworkMode != "service:traefik" {
+			t.Errorf("resolver: PREVIEWGATE_DECIDE_SOCKET %q, network_mode %q; want %q in Traefik's network namespace", got, rs.NetworkMode, DevDecideSocket)
+		}
+	})
+
 	t.Run("resolver address and secret", func(t *testing.T) {
 		internal := rs.Environment["PREVIEWGATE_INTERNAL_ADDR"]
 		if internal != DevResolverInternal || rs.Environment["PREVIEWGATE_PUBLIC_ADDR"] != DevResolverPublic {

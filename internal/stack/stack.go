@@ -204,6 +204,7 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		"PREVIEWGATE_SECRET=" + o.Secret,
 		"PREVIEWGATE_INTERNAL_ADDR=" + o.ResolverInternal,
 		"PREVIEWGATE_PUBLIC_ADDR=" + o.ResolverPublic,
+		"PREVIEWGATE_DECIDE_SOCKET=" + DecideSocket(o.ResolverInternal),
 		"API_CLIENT_TIMEOUT_SEC=5",
 	}
 	if o.Direct {
@@ -425,7 +426,17 @@ const (
 	DevWebAddr          = "127.0.0.1:8000"
 	DevAdminAddr        = "127.0.0.1:8089"
 	DevResolverInternal = "127.0.0.1:8081"
-	DevResolverPublic   = "127.0.0.1:8080"
-	DevSimAPIAddr       = "127.0.0.1:3000"
-	DevRunners          = "r1=127.0.0.1:3003,r2=127.0.0.1:3004"
+	// DevDecideSocket is the resolverSocket of traefik/dynamic.yml.
+	DevDecideSocket   = "@previewgate-decide"
+	DevResolverPublic = "127.0.0.1:8080"
+	DevSimAPIAddr     = "127.0.0.1:3000"
+	DevRunners        = "r1=127.0.0.1:3003,r2=127.0.0.1:3004"
 )
+
+// DecideSocket names a stack's decision socket after its resolver's
+// internal port: the configuration's name with "-{port}", so that stacks
+// side by side (tests, the benchmark) never share one.
+func DecideSocket(resolverInternal string) string {
+	_, port, _ := net.SplitHostPort(resolverInternal)
+	return DevDecideSocket + "-" + port
+}

@@ -63,6 +63,7 @@ func writeTraefikConfig(s traefikSetup) (string, error) {
 		{static, "providers.file.filename", dynPath},
 		{dynamic, "http.middlewares.previewgate.plugin.previewgate.resolverURL", "http://" + s.resolverInternal},
 		{dynamic, "http.middlewares.previewgate.plugin.previewgate.resolverSecretFile", secretPath},
+		{dynamic, "http.middlewares.previewgate.plugin.previewgate.resolverSocket", DecideSocket(s.resolverInternal)},
 	}
 	if s.direct {
 		delete(static["providers"].(map[string]interface{}), "http")

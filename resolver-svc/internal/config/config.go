@@ -83,6 +83,7 @@ var Vars = []Var{
 	{"PREVIEWGATE_CACHE_MAX_ENTRIES", "100000", "bound of the in-memory cache"},
 	{"PREVIEWGATE_REDIS_TIMEOUT", "300ms", "dial and command timeout for Redis"},
 	{"PREVIEWGATE_ACTIVITY_INTERVAL", "45s", "at most one last-activity update per sandbox per interval; 0: none"},
+	{"PREVIEWGATE_DECIDE_SOCKET", "", "also answer the plugin's decisions on this unix datagram socket (a path, or an abstract name '@...'; the plugin's resolverSocket)"},
 	{"PREVIEWGATE_FORWARD_AUTH", "false", "also answer Traefik's ForwardAuth at /v1/forward-auth on the internal listener (allow or deny, no runner key)"},
 }
 
@@ -219,6 +220,10 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		Secret:          secret,
 		ShutdownTimeout: l.seconds("SHUTDOWN_TIMEOUT_SEC"),
 		ForwardAuth:     l.boolean("PREVIEWGATE_FORWARD_AUTH"),
+		DecideSocket:    l.str("PREVIEWGATE_DECIDE_SOCKET"),
+	}
+	if s := c.Server.DecideSocket; s != "" && (len(s) < 2 || len(s) > 107 || (s[0] != '@' && s[0] != '/')) {
+		l.bad("PREVIEWGATE_DECIDE_SOCKET", "must be a socket path or an abstract name starting with '@', at most 107 bytes")
 	}
 	if c.Server.InternalAddr != "" && c.Server.InternalAddr == c.Server.PublicAddr {
 		l.bad("PREVIEWGATE_PUBLIC_ADDR", "must differ from PREVIEWGATE_INTERNAL_ADDR")

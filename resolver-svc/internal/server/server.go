@@ -47,6 +47,10 @@ type Config struct {
 	// ForwardAuth serves ForwardAuthPath on the internal listener
 	// (PREVIEWGATE_FORWARD_AUTH).
 	ForwardAuth bool
+	// DecideSocket, if not empty, also answers decisions on this unix
+	// datagram socket: a path or an abstract name "@..."
+	// (PREVIEWGATE_DECIDE_SOCKET; the plugin's resolverSocket).
+	DecideSocket string
 }
 
 // ForwardAuthPath answers Traefik's ForwardAuth middleware: allowed or not,
@@ -188,6 +192,16 @@ func (s *Server) Run(ctx context.Context, ready func(internal, public, metrics n
 			closeAll()
 			return err
 		}
+	}
+	if s.cfg.DecideSocket != "" {
+		dc, err := listenDatagrams(s.cfg.DecideSocket)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		defer dc.Close()
+		s.log.Info("listening", "listener", "decide_datagram", "addr", s.cfg.DecideSocket)
+		go s.serveDatagrams(context.WithoutCancel(ctx), dc)
 	}
 	if ready != nil {
 		var m net.Addr

@@ -1,0 +1,93 @@
+package plugin
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// dgramClient asks the resolver for decisions over a unix datagram socket
+// (contract.go, "Datagram decisions"): one write and one read per decision,
+// no HTTP machinery. An answer other than a forward decision is asked for
+// again over HTTP, which carries whole responses.
+type dgramClient struct {
+	addr    *net.UnixAddr
+	timeout time.Duration
+	conns   sync.Pool // idle *dgramConn: one decision in flight per socket
+}
+
+type dgramConn struct {
+	c   *net.UnixConn
+	buf []byte
+}
+
+// Client sockets are bound to abstract names of their own (so that the
+// resolver can answer them): the process id and a sequence number.
+var (
+	dgramName = "@previewgate-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	dgramSeq  int64
+)
+
+func newDgramClient(socket string, timeout time.Duration) *dgramClient {
+	return &dgramClient{addr: &net.UnixAddr{Name: socket, Net: "unixgram"}, timeout: timeout}
+}
+
+func dialDgram(d *dgramClient) (*dgramConn, error) {
+	local := &net.UnixAddr{Name: dgramName + strconv.FormatInt(atomic.AddInt64(&dgramSeq, 1), 10), Net: "unixgram"}
+	c, err := net.DialUnix("unixgram", local, d.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &dgramConn{c: c, buf: make([]byte, MaxDatagram)}, nil
+}
+
+// decideDgram sends t's decision request for req and returns the answer's
+// lines: DecisionForward and its five values, or one line, DatagramAskHTTP.
+func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
+	var dc *dgramConn
+	if v := d.conns.Get(); v != nil {
+		dc = v.(*dgramConn)
+	} else {
+		c, err := dialDgram(d)
+		if err != nil {
+			return nil, err
+		}
+		dc = c
+	}
+	msg := t.dgram + req.Method + " " + req.Host + " " + req.URL.RequestURI() + "\n"
+	if cr != nil {
+		msg += dgramCredentials(req, cr)
+	} else {
+		msg += "\n\n\n\n\n"
+	}
+	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
+		msg += "true"
+	}
+	dc.c.SetDeadline(time.Now().Add(d.timeout))
+	if _, err := dc.c.Write([]byte(msg)); err != nil {
+		dc.c.Close()
+		return nil, err
+	}
+	n, err := dc.c.Read(dc.buf)
+	if err != nil {
+		// A late answer must never reach another request: the socket goes.
+		dc.c.Close()
+		return nil, err
+	}
+	d.conns.Put(dc)
+	return strings.Split(string(dc.buf[:n]), "\n"), nil
+}
+
+// dgramCredentials are a decision request's credential lines.
+func dgramCredentials(req *http.Request, cr *credentials) string {
+	ip := ""
+	if cr.bearer != "" {
+		ip = clientIP(req.RemoteAddr)
+	}
+	return cr.bearer + "\n" + ip + "\n" + cr.previewToken + "\n" + cr.queryToken + "\n" + cr.cookie + "\n"
+}

@@ -47,7 +47,8 @@ func dialDgram(d *dgramClient) (*dgramConn, error) {
 }
 
 // decideDgram sends t's decision request for req and returns the answer's
-// lines: DecisionForward and its five values, or one line, DatagramAskHTTP.
+// lines: DecisionForward and its five values, or one line, DatagramAskHTTP
+// (nil for a request too long for a datagram).
 func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
 	var dc *dgramConn
 	if v := d.conns.Get(); v != nil {
@@ -67,6 +68,10 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 	}
 	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
 		msg += "true"
+	}
+	if len(msg) > MaxDatagram {
+		d.conns.Put(dc)
+		return nil, nil // too long for a datagram: HTTP carries it
 	}
 	dc.c.SetDeadline(time.Now().Add(d.timeout))
 	if _, err := dc.c.Write([]byte(msg)); err != nil {

@@ -760,6 +760,18 @@ func TestDatagramDecisions(t *testing.T) {
 			t.Errorf("status %d, forwarded %v, datagrams %d, HTTP calls %d", rec.Code, s.called, len(dg.requests()), f.count())
 		}
 	})
+	t.Run("a request too long for a datagram goes over HTTP", func(t *testing.T) {
+		f := &fakeResolver{}
+		dg := newFakeDgram(t, dgramForward)
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name })
+		big := map[string]string{"Cookie": "daytona-sandbox-auth-demo=" + strings.Repeat("c", MaxDatagram)}
+		if rec := serve(h, "GET", "http://3000-demo.localhost/", big); rec.Code != http.StatusTeapot || !s.called {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if len(dg.requests()) != 0 || f.count() != 1 || len(f.last().Get(HeaderCookie)) != MaxDatagram {
+			t.Errorf("datagrams %d, HTTP calls %d", len(dg.requests()), f.count())
+		}
+	})
 	t.Run("an incomplete forward is a 502", func(t *testing.T) {
 		f := &fakeResolver{}
 		dg := newFakeDgram(t, func([]string) string { return "forward\nr\nBearer k\n/elsewhere\n\n10" })

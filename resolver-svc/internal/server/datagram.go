@@ -39,7 +39,7 @@ func listenDatagrams(name string) (*net.UnixConn, error) {
 // decisions") until conn is closed; each is decided in a goroutine of its
 // own, as an HTTP request would be.
 func (s *Server) serveDatagrams(ctx context.Context, conn *net.UnixConn) {
-	buf := make([]byte, plugin.MaxDatagram)
+	buf := make([]byte, plugin.MaxDatagram+1) // a longer datagram shows as truncated
 	for {
 		n, from, err := conn.ReadFromUnix(buf)
 		if err != nil {
@@ -53,6 +53,9 @@ func (s *Server) serveDatagrams(ctx context.Context, conn *net.UnixConn) {
 			continue // an unbound sender cannot be answered
 		}
 		msg := string(buf[:n])
+		if n > plugin.MaxDatagram {
+			msg = "" // truncated: answered DatagramAskHTTP
+		}
 		go func() {
 			start := time.Now()
 			answer := s.datagramAnswer(ctx, msg)

@@ -80,6 +80,14 @@ func TestDecideSocket(t *testing.T) {
 	if err != nil || string(buf[:n]) != "forward\nr1\nBearer k\n/sandboxes/a/toolbox/proxy/1\n\n1" {
 		t.Fatalf("answer %q, %v", buf[:n], err)
 	}
+	// A datagram longer than MaxDatagram is never decided on in part.
+	long := msg + strings.Repeat("x", plugin.MaxDatagram)
+	if _, err := c.Write([]byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = c.Read(buf); err != nil || string(buf[:n]) != plugin.DatagramAskHTTP {
+		t.Fatalf("answer to a long datagram %q, %v", buf[:n], err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

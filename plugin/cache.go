@@ -28,9 +28,10 @@ type decision struct {
 // little, live ones (as good as random) down to half the bound: a dropped
 // decision costs one resolver call.
 type decisionCache struct {
-	m     sync.Map
-	n     int64 // approximate number of entries
-	limit int64
+	m        sync.Map
+	n        int64 // approximate number of entries
+	limit    int64
+	sweeping int32 // 1 while a full cache is being swept
 }
 
 // get returns the decision stored under key. It does not look at the
@@ -49,26 +50,31 @@ func (c *decisionCache) get(key string) *decision {
 const SweepInterval = 500 * time.Millisecond
 
 // removeExpired deletes the decisions that expired by now and returns how
-// many are left.
+// many are left. The count is kept by difference, never overwritten, so
+// that stores racing with a sweep (a long one under Yaegi) stay counted.
 func (c *decisionCache) removeExpired(now int64) int64 {
-	var live int64
+	var removed int64
 	c.m.Range(func(k, v interface{}) bool {
-		if v.(*decision).expires <= now {
-			c.m.Delete(k)
-		} else {
-			live++
+		if v.(*decision).expires <= now && c.m.CompareAndDelete(k, v) {
+			removed++
 		}
 		return true
 	})
-	atomic.StoreInt64(&c.n, live)
-	return live
+	return atomic.AddInt64(&c.n, -removed)
 }
 
+// put stores d. The store that finds the cache full sweeps it; stores
+// racing with that sweep do not start their own (each would drop its own
+// half, and together they would empty the cache). Replacing a decision
+// does not count.
 func (c *decisionCache) put(key string, d *decision, now int64) {
-	if atomic.AddInt64(&c.n, 1) > atomic.LoadInt64(&c.limit) {
-		c.sweep(now)
+	if _, loaded := c.m.Swap(key, d); loaded {
+		return
 	}
-	c.m.Store(key, d)
+	if atomic.AddInt64(&c.n, 1) > atomic.LoadInt64(&c.limit) && atomic.CompareAndSwapInt32(&c.sweeping, 0, 1) {
+		c.sweep(now)
+		atomic.StoreInt32(&c.sweeping, 0)
+	}
 }
 
 func (c *decisionCache) sweep(now int64) {
@@ -79,17 +85,18 @@ func (c *decisionCache) sweep(now int64) {
 	limit := atomic.LoadInt64(&c.limit)
 	if live >= limit*3/4 {
 		drop := live - limit/2
+		var dropped int64
 		c.m.Range(func(k, v interface{}) bool {
-			if drop <= 0 {
+			if dropped >= drop {
 				return false
 			}
-			c.m.Delete(k)
-			drop--
-			live--
+			if c.m.CompareAndDelete(k, v) {
+				dropped++
+			}
 			return true
 		})
+		atomic.AddInt64(&c.n, -dropped)
 	}
-	atomic.StoreInt64(&c.n, live+1)
 }
 
 func (c *decisionCache) len() int {

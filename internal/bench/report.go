@@ -76,7 +76,11 @@ func newReport(o Options) *Report {
 	}
 }
 
-func (r *Report) addScenarios(scs []Scenario, results map[string][]Result) {
+// addScenarios summarises the rounds. A scenario's ratios are medians of
+// its rounds' ratios to the bare Traefik run paired with each (paired[name]
+// [i] ran just before results[name][i]); without pairs, to bare Traefik's
+// run of the same round.
+func (r *Report) addScenarios(scs []Scenario, results, paired map[string][]Result) {
 	for _, sc := range scs {
 		rs := results[sc.Name]
 		sr := ScenarioReport{Scenario: sc, Rounds: rs}
@@ -89,9 +93,12 @@ func (r *Report) addScenarios(scs []Scenario, results map[string][]Result) {
 		sr.RPS, sr.P50ms, sr.P99ms = median(rps), median(p50), median(p99)
 		r.Scenarios = append(r.Scenarios, sr)
 	}
-	bare := results[ScBare]
 	for i := range r.Scenarios {
 		rs := results[r.Scenarios[i].Name]
+		bare := paired[r.Scenarios[i].Name]
+		if bare == nil {
+			bare = results[ScBare]
+		}
 		var rps, p99 []float64
 		for j := 0; j < len(rs) && j < len(bare); j++ {
 			if bare[j].RPS > 0 && bare[j].P99ms > 0 {

@@ -10,10 +10,28 @@ func TestRatiosAreMediansOfPerRoundRatios(t *testing.T) {
 		ScBare:   {{RPS: 1000, P99ms: 10}, {RPS: 500, P99ms: 20}, {RPS: 1000, P99ms: 10}},
 		ScPublic: {{RPS: 800, P99ms: 12}, {RPS: 400, P99ms: 24}, {RPS: 800, P99ms: 12}},
 	}
-	r.addScenarios([]Scenario{{Name: ScBare}, {Name: ScPublic}}, results)
+	r.addScenarios([]Scenario{{Name: ScBare}, {Name: ScPublic}}, results, nil)
 	s := r.Scenario(ScPublic)
 	if s.RatioRPS != 0.8 || s.RatioP99 != 1.2 || s.RPS != 800 {
 		t.Errorf("ratio %.3f, p99 ratio %.3f, rps %.0f; want 0.8, 1.2, 800", s.RatioRPS, s.RatioP99, s.RPS)
+	}
+}
+
+// With pairs, each run is compared with the bare Traefik run just before it.
+func TestRatiosArePairedWithTheBareRunBefore(t *testing.T) {
+	r := &Report{}
+	results := map[string][]Result{
+		ScBare:   {{RPS: 1000, P99ms: 10}, {RPS: 600, P99ms: 10}, {RPS: 1000, P99ms: 10}, {RPS: 600, P99ms: 10}},
+		ScPublic: {{RPS: 900, P99ms: 11}, {RPS: 900, P99ms: 11}},
+		ScToken:  {{RPS: 300, P99ms: 20}, {RPS: 300, P99ms: 20}},
+	}
+	paired := map[string][]Result{
+		ScPublic: {results[ScBare][0], results[ScBare][2]},
+		ScToken:  {results[ScBare][1], results[ScBare][3]},
+	}
+	r.addScenarios([]Scenario{{Name: ScBare}, {Name: ScPublic}, {Name: ScToken}}, results, paired)
+	if p, tk := r.Scenario(ScPublic), r.Scenario(ScToken); p.RatioRPS != 0.9 || tk.RatioRPS != 0.5 || tk.RatioP99 != 2 {
+		t.Errorf("ratios %.3f and %.3f (p99 %.2f), want 0.9 and 0.5 (p99 2)", p.RatioRPS, tk.RatioRPS, tk.RatioP99)
 	}
 }
 

@@ -61,11 +61,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// is part of the key, and the decision cached under it holds the header
 	// without our cookies. serveMiss reads the cookies when it misses.
 	if c := hdr[hCookie]; c != nil {
-		if len(c) == 1 {
-			key += "\x00k" + c[0]
-		} else {
-			key += rawCookieKey(c)
-		}
+		key += "\x00k" + strings.Join(c, "\x00k") // rawCookieKey
 	}
 	// The preview token, the SDK's credential: serveMiss reads it, and
 	// every path removes it.
@@ -73,8 +69,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		key += "\x00p" + v[0]
 	}
 	path := u.Path
-	if strings.ContainsAny(path, ".\\") && hasDotSegment(path) {
-		writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
+	if strings.ContainsAny(path, ".\\") && refusedDotSegment(rw, req, path) {
 		return
 	}
 	if h.cache != nil && path != "" { // an empty path (absolute form) is forward()'s
@@ -86,11 +81,8 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				hdr[hCookie] = d.cookies // nil when none is left: no Cookie line is sent
 			}
 			hdr[HeaderDaytonaAuthorization] = d.runnerAuth
-			if h.setRunner {
-				hdr[h.runnerHeader] = d.runner
-			} else {
-				delete(hdr, DefaultRunnerHeader)
-			}
+			// In direct routing d.runner is nil: no value is sent.
+			hdr[h.runnerHeaderOrDefault] = d.runner
 			if d.stripAuth {
 				delete(hdr, hAuthorization)
 			}
@@ -161,6 +153,15 @@ func readCookie(cr *credentials, req *http.Request, hdr http.Header, c []string)
 		cr.cookieKey = "\x00c" + cr.cookie
 	}
 	return cr
+}
+
+// refusedDotSegment answers 400 when path has a "." or ".." segment.
+func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) bool {
+	if !hasDotSegment(path) {
+		return false
+	}
+	writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
+	return true
 }
 
 // rawCookieKey is the part of the cache key that ServeHTTP makes of the

@@ -76,7 +76,9 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 	dc.c.SetDeadline(time.Now().Add(d.timeout))
 	if _, err := dc.c.Write([]byte(msg)); err != nil {
 		dc.c.Close()
-		return nil, err
+		if dc, err = resendDgram(d, msg); err != nil {
+			return nil, err
+		}
 	}
 	n, err := dc.c.Read(dc.buf)
 	if err != nil {
@@ -86,6 +88,22 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 	}
 	d.conns.Put(dc)
 	return strings.Split(string(dc.buf[:n]), "\n"), nil
+}
+
+// resendDgram sends msg on a new socket, once: a pooled socket whose write
+// failed may be connected to a resolver that has restarted since (its
+// socket is gone even though the name is back).
+func resendDgram(d *dgramClient, msg string) (*dgramConn, error) {
+	dc, err := dialDgram(d)
+	if err != nil {
+		return nil, err
+	}
+	dc.c.SetDeadline(time.Now().Add(d.timeout))
+	if _, err := dc.c.Write([]byte(msg)); err != nil {
+		dc.c.Close()
+		return nil, err
+	}
+	return dc, nil
 }
 
 // dgramCredentials are a decision request's credential lines.

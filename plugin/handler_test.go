@@ -681,15 +681,21 @@ type fakeDgram struct {
 	got    [][]string
 	answer func(lines []string) string
 	name   string
+	conn   *net.UnixConn
 }
 
 func newFakeDgram(t *testing.T, answer func([]string) string) *fakeDgram {
+	return newFakeDgramAt(t, "@previewgate-test-"+strconv.Itoa(os.Getpid())+"-"+t.Name(), answer)
+}
+
+func newFakeDgramAt(t *testing.T, name string, answer func([]string) string) *fakeDgram {
 	t.Helper()
-	f := &fakeDgram{answer: answer, name: "@previewgate-test-" + strconv.Itoa(os.Getpid()) + "-" + t.Name()}
+	f := &fakeDgram{answer: answer, name: name}
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: f.name, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.conn = c
 	t.Cleanup(func() { c.Close() })
 	go func() {
 		buf := make([]byte, MaxDatagram)
@@ -787,6 +793,31 @@ func TestDatagramDecisions(t *testing.T) {
 		rec := serve(h, "GET", "http://3000-demo.localhost/", nil)
 		if rec.Code != http.StatusServiceUnavailable || s.called || f.count() != 0 || !strings.Contains(rec.Body.String(), "in time") {
 			t.Errorf("status %d %s, forwarded %v, HTTP calls %d", rec.Code, rec.Body.String(), s.called, f.count())
+		}
+	})
+	t.Run("a restarted resolver", func(t *testing.T) {
+		f := &fakeResolver{}
+		dg := newFakeDgram(t, dgramForward)
+		h, s, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name; c.CacheSize = 0 })
+		// Several sockets go to the pool, all connected to the first resolver.
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serve(h, "GET", "http://3000-demo.localhost/", nil)
+			}()
+		}
+		wg.Wait()
+		dg.conn.Close()
+		dg2 := newFakeDgramAt(t, dg.name, dgramForward)
+		for i := 0; i < 8; i++ {
+			if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusTeapot || !s.called {
+				t.Fatalf("request %d after the restart: %d %s", i, rec.Code, rec.Body.String())
+			}
+		}
+		if n := len(dg2.requests()); n != 8 {
+			t.Errorf("the new resolver got %d datagrams, want 8", n)
 		}
 	})
 	t.Run("no socket", func(t *testing.T) {

@@ -81,8 +81,10 @@ func forwardAnswer(w http.ResponseWriter, r *http.Request, ttl string) {
 	h.Set(HeaderTTL, ttl)
 }
 
-// seen is what the next handler (Traefik's proxy) received.
+// seen is what the next handler (Traefik's proxy) received last; tests
+// that serve concurrently read it only after they all returned.
 type seen struct {
+	mu         sync.Mutex
 	called     bool
 	path, raw  string
 	requestURI string
@@ -95,9 +97,11 @@ func newTestHandler(t *testing.T, f *fakeResolver, mutate func(*Config)) (http.H
 	t.Cleanup(srv.Close)
 	s := &seen{}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
 		s.called = true
 		s.path, s.raw, s.requestURI = r.URL.Path, r.URL.RawPath, r.RequestURI
 		s.header = r.Header.Clone()
+		s.mu.Unlock()
 		w.WriteHeader(http.StatusTeapot)
 	})
 	cfg := CreateConfig()

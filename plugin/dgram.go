@@ -86,8 +86,9 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 		dc.c.Close()
 		return nil, err
 	}
+	answer := string(dc.buf[:n]) // before the socket and its buffer go back to the pool
 	d.conns.Put(dc)
-	return strings.Split(string(dc.buf[:n]), "\n"), nil
+	return strings.Split(answer, "\n"), nil
 }
 
 // resendDgram sends msg on a new socket, once: a pooled socket whose write

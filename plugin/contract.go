@@ -72,7 +72,9 @@ import "strings"
 // meanings of the forward headers above, or the single line "http": ask
 // again over HTTP, which carries the whole answer (401, redirects, errors).
 // A wrong secret or a malformed request is answered "http" too: the HTTP
-// endpoint says what is wrong.
+// endpoint says what is wrong. The plugin's sockets are connected to the
+// resolver's, so the kernel refuses datagrams to them from any other
+// socket, and one that timed out is closed, never reused.
 const (
 	// MaxDatagram bounds a decision request or answer.
 	MaxDatagram = 64 << 10

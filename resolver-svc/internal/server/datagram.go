@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,8 +74,7 @@ func (s *Server) datagramAnswer(ctx context.Context, msg string) string {
 	if len(f) != 9 {
 		return plugin.DatagramAskHTTP
 	}
-	got := sha256.Sum256([]byte(f[0]))
-	if subtle.ConstantTimeCompare(got[:], s.secretHash[:]) != 1 {
+	if !s.isSecret(f[0]) {
 		return plugin.DatagramAskHTTP
 	}
 	route, sandbox, port, ok := plugin.DecideTarget(f[1])

@@ -172,14 +172,14 @@ func rawCookieKey(c []string) string {
 
 // target is where a request's decision is asked for.
 type target struct {
-	path    string // DecidePath + "/preview/{id}/{port}", "/toolbox/{id}" or "/gateway"
-	url     string // the resolver's base URL + path
-	dgram   string // a datagram request's first lines: the secret and path
+	url     string // the resolver's base URL + the decision path (DecidePath + "/preview/{id}/{port}", ...)
+	dgram   string // a datagram request's first lines: the secret and the decision path
 	gateway bool   // the gateway route: its answers are never forwarded
 }
 
+// newTarget makes the target of a decision path.
 func newTarget(c *resolverClient, path string, gateway bool) *target {
-	return &target{path: path, url: c.base + path, dgram: c.secret[0] + "\n" + path + "\n", gateway: gateway}
+	return &target{url: c.base + path, dgram: c.secret[0] + "\n" + path + "\n", gateway: gateway}
 }
 
 // serveMiss is everything but a cache hit: the gateway host, and preview

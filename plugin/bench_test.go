@@ -56,6 +56,9 @@ func benchServe(b *testing.B, h http.Handler, host, path string, header map[stri
 	// One template request; each iteration gets a fresh copy, as Traefik's
 	// server would, because the plugin rewrites the request.
 	tmpl := httptest.NewRequest("GET", "http://"+host+path, nil)
+	// Traefik hands a plugin the request target in origin form (its
+	// sanitizePath sets RequestURI from the URL).
+	tmpl.RequestURI = tmpl.URL.RequestURI()
 	for k, v := range header {
 		tmpl.Header.Set(k, v)
 	}
@@ -80,6 +83,12 @@ func benchServe(b *testing.B, h http.Handler, host, path string, header map[stri
 
 func BenchmarkHitPublic(b *testing.B) {
 	benchServe(b, benchHandler(b, 1000), "3000-demo-public.localhost", "/fast", nil)
+}
+
+// BenchmarkHitAsset is a public hit for what an app's pages mostly ask
+// for: a file name with a dot, and a query of the app's own.
+func BenchmarkHitAsset(b *testing.B) {
+	benchServe(b, benchHandler(b, 1000), "3000-demo-public.localhost", "/assets/index-4f3a2b.js?v=1", nil)
 }
 
 func BenchmarkHitPreviewToken(b *testing.B) {

@@ -20,15 +20,18 @@ const (
 )
 
 type handler struct {
-	next         http.Handler
-	name         string
-	suffixes     []string        // "." + preview domain
-	gateway      map[string]bool // gateway host names
-	resolver     *resolverClient
-	cache        *decisionCache // nil: caching off
-	maxTTL       int64          // nanoseconds
-	runnerHeader string         // canonical; "" in direct routing
-	setRunner    bool           // runnerHeader != ""
+	next     http.Handler
+	name     string
+	suffixes []string        // "." + preview domain
+	gateway  map[string]bool // gateway host names
+	resolver *resolverClient
+	cache    *decisionCache // nil: caching off
+	// hits is the cache's map, or an empty one when caching is off: a
+	// lookup needs no check first.
+	hits         *sync.Map
+	maxTTL       int64  // nanoseconds
+	runnerHeader string // canonical; "" in direct routing
+	setRunner    bool   // runnerHeader != ""
 	// runnerHeaderOrDefault is deleted from every request: the runner
 	// header, or in direct routing the default name (so that no client
 	// copy reaches a sandbox).
@@ -41,19 +44,22 @@ type handler struct {
 }
 
 // ServeHTTP is the per-request path, written for Yaegi: every statement
-// costs, a call into an interpreted method costs more, and every call
-// allocates a frame sized by ALL the variables of the function called,
-// executed or not. So ServeHTTP holds only the cache-hit path, with few
-// variables: no parsing of the host (it was validated before its decision
-// was cached; the key is the Host header as sent), the credentials read by
-// a plain function only when the request has any, everything else in
+// costs; a compiled call (sync.Map, strings) costs more, an interpreted one
+// more again; and every call allocates a frame with a slot for every
+// variable and every intermediate value of the function called, executed
+// or not, each slot an allocation. So ServeHTTP holds only the cache-hit
+// path: no parsing of the host (it was validated before its decision was
+// cached; the key is the Host header as sent), the credentials read by a
+// plain function only when the request has any, everything else in
 // serveMiss.
 func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	hdr := req.Header
 	u := req.URL
 	var cr *credentials
 	key := req.Host
-	if hdr[hAuthorization] != nil || u.RawQuery != "" {
+	// A query is read only when it may hold the query key (named as such
+	// or percent-encoded): most queries are an app's own.
+	if hdr[hAuthorization] != nil || u.RawQuery != "" && mayHoldQueryKey(u.RawQuery) {
 		cr = readCredentials(req, hdr, u)
 		key += cr.key
 	}
@@ -65,40 +71,58 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	// The preview token, the SDK's credential: serveMiss reads it, and
 	// every path removes it.
-	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
-		key += "\x00p" + v[0]
+	tok := hdr[HeaderDaytonaPreviewToken]
+	if tok != nil {
+		key += "\x00p" + tok[0]
 	}
 	path := u.Path
 	if strings.ContainsAny(path, ".\\") && refusedDotSegment(rw, req, path) {
 		return
 	}
-	if h.cache != nil && path != "" { // an empty path (absolute form) is forward()'s
-		if v, ok := h.cache.m.Load(key); ok {
-			// Expired decisions are removed by the cache's sweeper. What
-			// follows is forward(), inlined: a call costs under Yaegi.
-			d := v.(*decision)
-			if d.setCookie {
-				hdr[hCookie] = d.cookies // nil when none is left: no Cookie line is sent
-			}
-			hdr[HeaderDaytonaAuthorization] = d.runnerAuth
-			// In direct routing d.runner is nil: no value is sent.
-			hdr[h.runnerHeaderOrDefault] = d.runner
-			if d.stripAuth {
-				delete(hdr, hAuthorization)
-			}
-			delete(hdr, HeaderSkipLastActivity)
-			delete(hdr, HeaderDaytonaPreviewToken)
-			u.Path = d.prefix + path
-			if u.RawPath != "" {
-				u.RawPath = d.prefix + u.RawPath
-			}
-			// Traefik's proxy forwards RequestURI.
-			req.RequestURI = u.RequestURI()
-			h.next.ServeHTTP(rw, req)
+	if v, ok := h.hits.Load(key); ok {
+		// A plain request target is rewritten here: in origin form
+		// ("/..."), then the escaped path and the query (Traefik and
+		// readQueryKey keep RequestURI in step with the URL), and no
+		// escaped form of the path of its own. Anything else (an
+		// absolute-form target; an empty path) goes to forwardHit.
+		uri := req.RequestURI
+		if u.RawPath != "" || uri == "" || uri[0] != '/' {
+			forwardHit(h, rw, req, v.(*decision))
 			return
 		}
+		// Expired decisions are removed by the cache's sweeper. What
+		// follows is forward(), inlined: a call costs under Yaegi.
+		d := v.(*decision)
+		if d.setCookie {
+			hdr[hCookie] = d.cookies // nil when none is left: no Cookie line is sent
+		}
+		hdr[HeaderDaytonaAuthorization] = d.runnerAuth
+		// In direct routing d.runner is nil: no value is sent.
+		hdr[h.runnerHeaderOrDefault] = d.runner
+		if d.stripAuth {
+			delete(hdr, hAuthorization)
+		}
+		delete(hdr, HeaderSkipLastActivity)
+		if tok != nil {
+			delete(hdr, HeaderDaytonaPreviewToken)
+		}
+		u.Path = d.prefix + path
+		// Traefik's proxy forwards RequestURI.
+		req.RequestURI = d.prefix + uri
+		h.next.ServeHTTP(rw, req)
+		return
 	}
 	serveMiss(h, rw, req, key, cr)
+}
+
+// forwardHit forwards a request whose decision was cached, the way
+// ServeHTTP does for a plain request target.
+func forwardHit(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
+	if d.setCookie {
+		req.Header[hCookie] = d.cookies
+	}
+	delete(req.Header, HeaderDaytonaPreviewToken)
+	forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
 }
 
 // credentials are what a request presented, read (and removed where they
@@ -122,21 +146,28 @@ func readCredentials(req *http.Request, hdr http.Header, u *url.URL) *credential
 		cr.key = "\x00b" + cr.bearer
 	}
 	if u.RawQuery != "" {
-		readQueryKey(cr, u)
+		readQueryKey(cr, req, u)
 	}
 	return cr
 }
 
+// mayHoldQueryKey reports whether a raw query may hold the query key,
+// named as such or percent-encoded: most queries are an app's own, and
+// ServeHTTP then reads no credentials.
+func mayHoldQueryKey(raw string) bool {
+	return strings.Contains(raw, QueryAuthKey) || strings.IndexByte(raw, '%') >= 0
+}
+
 // readQueryKey removes the query key from the query textually (the rest
 // keeps its order) and keeps its value.
-func readQueryKey(cr *credentials, u *url.URL) {
-	raw := u.RawQuery
-	if !strings.Contains(raw, QueryAuthKey) && strings.IndexByte(raw, '%') < 0 {
+func readQueryKey(cr *credentials, req *http.Request, u *url.URL) {
+	if !mayHoldQueryKey(u.RawQuery) {
 		return
 	}
-	if tok, rest, found := takeQueryKey(raw); found {
+	if tok, rest, found := takeQueryKey(u.RawQuery); found {
 		cr.queryToken = tok
 		u.RawQuery = rest
+		req.RequestURI = u.RequestURI() // as Traefik's middlewares do
 		cr.key += "\x00q" + tok
 	}
 }
@@ -155,9 +186,11 @@ func readCookie(cr *credentials, req *http.Request, hdr http.Header, c []string)
 	return cr
 }
 
-// refusedDotSegment answers 400 when path has a "." or ".." segment.
+// refusedDotSegment answers 400 when path has a "." or ".." segment. A
+// dot segment needs "/." or a backslash: file names with a dot (most of an
+// app's assets) are told apart before hasDotSegment is called.
 func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) bool {
-	if !hasDotSegment(path) {
+	if !strings.Contains(path, "/.") && strings.IndexByte(path, '\\') < 0 || !hasDotSegment(path) {
 		return false
 	}
 	writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")
@@ -364,9 +397,8 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision, path, rawPath string) {
 	hdr := req.Header
 	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
-	if h.setRunner {
-		hdr[h.runnerHeader] = d.runner
-	}
+	// In direct routing d.runner is nil: no value is sent.
+	hdr[h.runnerHeaderOrDefault] = d.runner
 	if d.stripAuth {
 		delete(hdr, hAuthorization)
 	}

@@ -118,8 +118,12 @@ func newTestHandler(t *testing.T, f *fakeResolver, mutate func(*Config)) (http.H
 	return h, s, srv
 }
 
+// serve serves a request the way Traefik hands it to a plugin: the request
+// target in origin form (Traefik's sanitizePath sets RequestURI from the
+// URL).
 func serve(h http.Handler, method, target string, header map[string]string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, nil)
+	req.RequestURI = req.URL.RequestURI()
 	for k, v := range header {
 		if strings.EqualFold(k, "host") {
 			req.Host = v
@@ -597,6 +601,52 @@ func TestFullCacheKeepsHalf(t *testing.T) {
 }
 
 // An absolute-form request has an empty path; the runner still gets "/".
+// A miss and a hit rewrite every form of request target alike; a hit
+// rewrites RequestURI from the request target as sent when it can.
+func TestHitsRewriteEveryRequestTarget(t *testing.T) {
+	const pre = "/sandboxes/demo/toolbox/proxy/3000"
+	for _, c := range []struct {
+		name, target, requestURI string // requestURI "": origin form
+		path, raw, wantURI       string
+	}{
+		{"plain", "/a/b?x=1", "", pre + "/a/b", "", pre + "/a/b?x=1"},
+		{"asset", "/assets/app.4f3a.js?v=1.2", "", pre + "/assets/app.4f3a.js", "", pre + "/assets/app.4f3a.js?v=1.2"},
+		{"dot directory", "/node_modules/.vite/deps/x.js", "", pre + "/node_modules/.vite/deps/x.js", "", pre + "/node_modules/.vite/deps/x.js"},
+		{"escaped", "/a%2Fb/c?y=%2F", "", pre + "/a/b/c", pre + "/a%2Fb/c", pre + "/a%2Fb/c?y=%2F"},
+		{"encoded space", "/a%20b", "", pre + "/a b", "", pre + "/a%20b"},
+		{"query key", "/p?z=1&DAYTONA_SANDBOX_AUTH_KEY=qtok&a=2", "", pre + "/p", "", pre + "/p?z=1&a=2"},
+		{"absolute form", "/a?x=1", "http://3000-demo.localhost/a?x=1", pre + "/a", "", pre + "/a?x=1"},
+		{"no RequestURI", "/a?x=1", "-", pre + "/a", "", pre + "/a?x=1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeResolver{}
+			h, s, _ := newTestHandler(t, f, nil)
+			for _, what := range []string{"miss", "hit"} {
+				req := httptest.NewRequest("GET", "http://3000-demo.localhost"+c.target, nil)
+				switch c.requestURI {
+				case "":
+					req.RequestURI = req.URL.RequestURI()
+				case "-":
+					req.RequestURI = ""
+				default:
+					req.RequestURI = c.requestURI
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusTeapot {
+					t.Fatalf("%s: status %d", what, rec.Code)
+				}
+				if s.path != c.path || s.raw != c.raw || s.requestURI != c.wantURI {
+					t.Errorf("%s: path %q raw %q RequestURI %q, want %q %q %q", what, s.path, s.raw, s.requestURI, c.path, c.raw, c.wantURI)
+				}
+				if f.count() != 1 {
+					t.Errorf("%s: %d resolver calls, want 1", what, f.count())
+				}
+			}
+		})
+	}
+}
+
 func TestEmptyPathBecomesSlash(t *testing.T) {
 	f := &fakeResolver{}
 	h, s, _ := newTestHandler(t, f, nil)

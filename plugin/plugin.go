@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -188,6 +189,9 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	if config.CacheSize > 0 && maxTTL > 0 {
 		h.cache = sharedCache(name+"\x00"+config.ResolverURL, config.CacheSize)
 		h.maxTTL = int64(maxTTL)
+		h.hits = &h.cache.m
+	} else {
+		h.hits = &sync.Map{} // nothing is stored in it
 	}
 	return h, nil
 }

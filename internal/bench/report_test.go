@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Ratios are taken round by round against bare Traefik, then the median:
 // a round where the whole machine was slow does not skew them.
@@ -57,5 +60,24 @@ func TestBudgets(t *testing.T) {
 	bad.WebSocket.Gateway.P50us = 120
 	if miss := DefaultBudgets.Check(&bad); len(miss) != 3 {
 		t.Errorf("want 3 misses, got %v", miss)
+	}
+}
+
+// A bare run paired with a scenario sends that scenario's headers too, and
+// only those: pairs do not leak headers into each other.
+func TestBareRunsCarryTheScenarioHeaders(t *testing.T) {
+	bare := Scenario{Name: ScBare, Headers: make([]string, 1, 8)}
+	bare.Headers[0] = runnerAuthHead
+	token := bareWith(bare, Scenario{Headers: []string{"X-Daytona-Preview-Token: t"}})
+	cookie := bareWith(bare, Scenario{Headers: []string{"Cookie: c=1"}})
+	want := [][]string{
+		{runnerAuthHead, "X-Daytona-Preview-Token: t"},
+		{runnerAuthHead, "Cookie: c=1"},
+		{runnerAuthHead},
+	}
+	for i, got := range [][]string{token.Headers, cookie.Headers, bare.Headers} {
+		if strings.Join(got, "|") != strings.Join(want[i], "|") {
+			t.Errorf("run %d: headers %q, want %q", i, got, want[i])
+		}
 	}
 }

@@ -204,7 +204,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	// Every scenario's run follows a bare Traefik run of its own, and its
 	// ratios are taken against that one: this VM's speed drifts within
-	// seconds, so a pair measured back to back is what compares.
+	// seconds, so a pair measured back to back is what compares. The bare
+	// run carries the scenario's own request headers (a preview token, a
+	// cookie), so that the pair differs only by what the gateway does.
 	var bareSc Scenario
 	for _, sc := range scs {
 		if sc.Name == ScBare {
@@ -226,7 +228,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if sc.Name == ScBare {
 				continue
 			}
-			bare, err := one(round, bareSc)
+			bare, err := one(round, bareWith(bareSc, sc))
 			if err != nil {
 				return nil, err
 			}
@@ -263,6 +265,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// bareWith is the bare Traefik scenario sending sc's request headers too.
+func bareWith(bare, sc Scenario) Scenario {
+	bare.Headers = append(append([]string(nil), bare.Headers...), sc.Headers...)
+	return bare
 }
 
 var client = &http.Client{

@@ -119,7 +119,7 @@ const (
 func scenarios(cookie string) []Scenario {
 	return []Scenario{
 		{ScRunner, "wrk to the runner stand-in, no Traefik", "", runnerPrefix + FastPath, []string{runnerAuthHead}, true},
-		{ScBare, "Traefik routing to the runner path, no middleware", "bare.bench", runnerPrefix + FastPath, []string{runnerAuthHead}, false},
+		{ScBare, "Traefik routing to the runner path, no middleware; paired with a scenario, it also sends that scenario's request headers", "bare.bench", runnerPrefix + FastPath, []string{runnerAuthHead}, false},
 		{ScNoop, "Traefik with a no-op Yaegi plugin (the floor)", "noop.bench", runnerPrefix + FastPath, []string{runnerAuthHead}, false},
 		{ScPublic, "previewgate, cache hit, public sandbox", "3000-demo-public.localhost", FastPath, nil, false},
 		{ScToken, "previewgate, cache hit, private sandbox with X-Daytona-Preview-Token", "3000-demo-private.localhost", FastPath,

@@ -66,8 +66,10 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// A browser sends the same Cookie header again and again: as sent, it
 	// is part of the key, and the decision cached under it holds the header
 	// without our cookies. serveMiss reads the cookies when it misses.
-	if c := hdr[hCookie]; c != nil {
-		key += "\x00k" + strings.Join(c, "\x00k") // rawCookieKey
+	if c := hdr[hCookie]; len(c) == 1 {
+		key += "\x00k" + c[0] // rawCookieKey, with no compiled call
+	} else if c != nil {
+		key += rawCookieKey(c)
 	}
 	// The preview token, the SDK's credential: serveMiss reads it, and
 	// every path removes it.
@@ -85,14 +87,14 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		// readQueryKey keep RequestURI in step with the URL), and no
 		// escaped form of the path of its own. Anything else (an
 		// absolute-form target; an empty path) goes to forwardHit.
+		// Expired decisions are removed by the cache's sweeper.
+		d := v.(*decision)
 		uri := req.RequestURI
 		if u.RawPath != "" || uri == "" || uri[0] != '/' {
-			forwardHit(h, rw, req, v.(*decision))
+			forwardHit(h, rw, req, d)
 			return
 		}
-		// Expired decisions are removed by the cache's sweeper. What
-		// follows is forward(), inlined: a call costs under Yaegi.
-		d := v.(*decision)
+		// What follows is forward(), inlined: a call costs under Yaegi.
 		if d.setCookie {
 			hdr[hCookie] = d.cookies // nil when none is left: no Cookie line is sent
 		}

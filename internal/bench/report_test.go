@@ -70,12 +70,14 @@ func TestBareRunsCarryTheScenarioHeaders(t *testing.T) {
 	bare.Headers[0] = runnerAuthHead
 	token := bareWith(bare, Scenario{Headers: []string{"X-Daytona-Preview-Token: t"}})
 	cookie := bareWith(bare, Scenario{Headers: []string{"Cookie: c=1"}})
+	noop := bareWith(bare, Scenario{Headers: []string{runnerAuthHead}})
 	want := [][]string{
 		{runnerAuthHead, "X-Daytona-Preview-Token: t"},
 		{runnerAuthHead, "Cookie: c=1"},
 		{runnerAuthHead},
+		{runnerAuthHead},
 	}
-	for i, got := range [][]string{token.Headers, cookie.Headers, bare.Headers} {
+	for i, got := range [][]string{token.Headers, cookie.Headers, noop.Headers, bare.Headers} {
 		if strings.Join(got, "|") != strings.Join(want[i], "|") {
 			t.Errorf("run %d: headers %q, want %q", i, got, want[i])
 		}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -267,9 +268,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r, nil
 }
 
-// bareWith is the bare Traefik scenario sending sc's request headers too.
+// bareWith is the bare Traefik scenario sending sc's request headers too
+// (those it does not send already, such as the no-op plugin's runner key).
 func bareWith(bare, sc Scenario) Scenario {
-	bare.Headers = append(append([]string(nil), bare.Headers...), sc.Headers...)
+	h := append([]string(nil), bare.Headers...)
+	for _, x := range sc.Headers {
+		if !slices.Contains(h, x) {
+			h = append(h, x)
+		}
+	}
+	bare.Headers = h
 	return bare
 }
 

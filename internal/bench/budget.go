@@ -25,10 +25,10 @@ func (b Budgets) Check(r *Report) []string {
 		case s == nil:
 			miss = append(miss, name+": not measured")
 		case s.RatioRPS < b.CacheHitRPS:
-			miss = append(miss, fmt.Sprintf("%s: %.2f of bare Traefik's req/s, budget >= %.2f", name, s.RatioRPS, b.CacheHitRPS))
+			miss = append(miss, fmt.Sprintf("%s: %.3f of bare Traefik's req/s, budget >= %.2f", name, s.RatioRPS, b.CacheHitRPS))
 		}
 		if s != nil && s.RatioP99 > b.CacheHitP99 {
-			miss = append(miss, fmt.Sprintf("%s: p99 %.2fx bare Traefik's, budget <= %.2fx", name, s.RatioP99, b.CacheHitP99))
+			miss = append(miss, fmt.Sprintf("%s: p99 %.3fx bare Traefik's, budget <= %.2fx", name, s.RatioP99, b.CacheHitP99))
 		}
 		if s != nil && s.Non2xx+s.Errors > 0 {
 			miss = append(miss, fmt.Sprintf("%s: %d non-2xx answers or socket errors", name, s.Non2xx+s.Errors))
@@ -39,7 +39,7 @@ func (b Budgets) Check(r *Report) []string {
 		if s != nil {
 			ratio = s.RatioRPS
 		}
-		miss = append(miss, fmt.Sprintf("%s: %.2f of bare Traefik's req/s, budget >= %.2f", ScNoCache, ratio, b.CacheOffRPS))
+		miss = append(miss, fmt.Sprintf("%s: %.3f of bare Traefik's req/s, budget >= %.2f", ScNoCache, ratio, b.CacheOffRPS))
 	}
 	if r.Cold.Requests == 0 || len(r.Cold.APICalls) == 0 {
 		miss = append(miss, "cold path: not measured")

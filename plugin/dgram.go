@@ -61,13 +61,10 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 		dc = c
 	}
 	msg := t.dgram + req.Method + " " + req.Host + " " + req.URL.RequestURI() + "\n"
-	if cr != nil {
-		msg += dgramCredentials(req, cr)
+	if cr != nil || req.Header[HeaderSkipLastActivity] != nil {
+		msg += dgramTail(req, cr)
 	} else {
-		msg += "\n\n\n\n\n"
-	}
-	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
-		msg += "true"
+		msg += "\n\n\n\n\n" // no credentials, no skip flag
 	}
 	if len(msg) > MaxDatagram {
 		d.conns.Put(dc)
@@ -107,11 +104,20 @@ func resendDgram(d *dgramClient, msg string) (*dgramConn, error) {
 	return dc, nil
 }
 
-// dgramCredentials are a decision request's credential lines.
-func dgramCredentials(req *http.Request, cr *credentials) string {
-	ip := ""
-	if cr.bearer != "" {
-		ip = clientIP(req.RemoteAddr)
+// dgramTail is a decision request's last lines: the credentials (cr may
+// be nil) and the skip-activity flag. Most requests have neither, and
+// decideDgram writes their empty lines itself.
+func dgramTail(req *http.Request, cr *credentials) string {
+	tail := "\n\n\n\n\n"
+	if cr != nil {
+		ip := ""
+		if cr.bearer != "" {
+			ip = clientIP(req.RemoteAddr)
+		}
+		tail = cr.bearer + "\n" + ip + "\n" + cr.previewToken + "\n" + cr.queryToken + "\n" + cr.cookie + "\n"
 	}
-	return cr.bearer + "\n" + ip + "\n" + cr.previewToken + "\n" + cr.queryToken + "\n" + cr.cookie + "\n"
+	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
+		tail += "true"
+	}
+	return tail
 }

@@ -245,7 +245,14 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 	if h.cache == nil {
 		key = ""
 	}
-	if d := ask(h, rw, req, t, cr, key); d != nil {
+	// ask(), inlined: the gateway host is not served here.
+	var d *decision
+	if h.resolver.dgram != nil {
+		d = askDgram(h, rw, req, t, cr, key)
+	} else {
+		d = askHTTP(h, rw, req, t, cr, key)
+	}
+	if d != nil {
 		forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
 	}
 }

@@ -808,6 +808,14 @@ func TestDatagramDecisions(t *testing.T) {
 			t.Errorf("forwarded %s with %v", s.path, s.header)
 		}
 	})
+	t.Run("lines without credentials", func(t *testing.T) {
+		for _, c := range []struct {
+			skip string // the X-Daytona-Skip-Last-Activity-Update header; "" for none
+			last string
+		}{{"", ""}, {"true", "true"}, {"false", ""}} {
+			t.Run("skip "+c.skip, func(t *testing.T) { testDgramLines(t, c.skip, c.last) })
+		}
+	})
 	t.Run("other answers come over HTTP", func(t *testing.T) {
 		f := &fakeResolver{answer: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(HeaderDecision, DecisionRespond)
@@ -903,5 +911,24 @@ func TestConcurrentStoresPastTheBound(t *testing.T) {
 	wg.Wait()
 	if n := c.len(); n < 1000 || n > 4000+32 {
 		t.Errorf("after 16000 stores past a bound of 4000 the cache holds %d, want between 1000 and 4032", n)
+	}
+}
+
+// testDgramLines checks a decision datagram's lines for a request without
+// credentials, with the skip-activity header skip ("" for none).
+func testDgramLines(t *testing.T, skip, last string) {
+	f := &fakeResolver{}
+	dg := newFakeDgram(t, dgramForward)
+	h, _, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name })
+	hdr := map[string]string{}
+	if skip != "" {
+		hdr[HeaderSkipLastActivity] = skip
+	}
+	if rec := serve(h, "GET", "http://3000-demo.localhost/p", hdr); rec.Code != http.StatusTeapot {
+		t.Fatalf("status %d", rec.Code)
+	}
+	want := []string{testSecret, DecidePath + "/preview/demo/3000", "GET 3000-demo.localhost /p", "", "", "", "", "", last}
+	if got := dg.requests(); len(got) != 1 || strings.Join(got[0], "|") != strings.Join(want, "|") {
+		t.Errorf("datagrams %q, want one of %q", got, want)
 	}
 }

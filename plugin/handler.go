@@ -83,10 +83,13 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	if v, ok := h.hits.Load(key); ok {
 		// A plain request target is rewritten here: in origin form
-		// ("/..."), then the escaped path and the query (Traefik and
-		// readQueryKey keep RequestURI in step with the URL), and no
-		// escaped form of the path of its own. Anything else (an
-		// absolute-form target; an empty path) goes to forwardHit.
+		// ("/..."), then the escaped path and the query, and no escaped
+		// form of the path of its own. Go's server parses the URL from
+		// RequestURI, and Traefik's middlewares and readQueryKey keep the
+		// two in step (a middleware placed before this one must too: the
+		// dot-segment check reads the URL, Traefik's proxy forwards
+		// RequestURI). Anything else (an absolute-form target; an empty
+		// path) goes to forwardHit, which rebuilds RequestURI.
 		// Expired decisions are removed by the cache's sweeper.
 		d := v.(*decision)
 		uri := req.RequestURI

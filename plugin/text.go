@@ -18,14 +18,9 @@ func hasDotSegment(p string) bool {
 	if strings.IndexByte(p, '\\') >= 0 {
 		p = strings.ReplaceAll(p, "\\", "/")
 	}
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	if !strings.Contains(p, "/.") {
-		return false
-	}
-	return strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
-		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
+	// With a '/' before and after, a dot segment is "/./" or "/../".
+	p = "/" + p + "/"
+	return strings.Contains(p, "/./") || strings.Contains(p, "/../")
 }
 
 // takeQueryKey finds the DAYTONA_SANDBOX_AUTH_KEY parameter in a raw query

@@ -82,6 +82,8 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if v, ok := h.hits.Load(key); ok {
+		// Expired decisions are removed by the cache's sweeper.
+		//
 		// A plain request target is rewritten here: in origin form
 		// ("/..."), then the escaped path and the query, and no escaped
 		// form of the path of its own. Go's server parses the URL from
@@ -90,7 +92,6 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		// dot-segment check reads the URL, Traefik's proxy forwards
 		// RequestURI). Anything else (an absolute-form target; an empty
 		// path) goes to forwardHit, which rebuilds RequestURI.
-		// Expired decisions are removed by the cache's sweeper.
 		d := v.(*decision)
 		uri := req.RequestURI
 		if u.RawPath != "" || uri == "" || uri[0] != '/' {

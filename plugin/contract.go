@@ -82,6 +82,14 @@ const (
 	DatagramAskHTTP = "http"
 )
 
+// ValidSocketName reports whether s can name the decision socket (the
+// plugin's resolverSocket, the resolver's PREVIEWGATE_DECIDE_SOCKET): a
+// path starting with '/' or an abstract name starting with '@', with
+// something after it, within a unix socket address (107 bytes).
+func ValidSocketName(s string) bool {
+	return len(s) >= 2 && len(s) <= 107 && (s[0] == '@' || s[0] == '/')
+}
+
 const (
 	// DecidePath is the prefix of the resolver's decision endpoint (on its
 	// internal listener): DecidePath + "/" + route [+ "/" + sandbox [+ "/" + port]].

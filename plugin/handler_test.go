@@ -503,12 +503,13 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		Routing:         "sideways",
 		CacheSize:       -1,
 		CacheMaxTTL:     "x",
+		ResolverSocket:  "relative.sock",
 	}
 	_, err := New(context.Background(), http.NotFoundHandler(), cfg, "bad")
 	if err == nil {
 		t.Fatal("New accepted a bad configuration")
 	}
-	for _, want := range []string{"previewDomains", "resolverURL", "resolverSecret", "resolverTimeout", "routing", "cacheSize", "cacheMaxTTL"} {
+	for _, want := range []string{"previewDomains", "resolverURL", "resolverSecret", "resolverTimeout", "routing", "cacheSize", "cacheMaxTTL", "resolverSocket"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

@@ -1,6 +1,9 @@
 package plugin
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseLabel(t *testing.T) {
 	tests := []struct {
@@ -164,5 +167,17 @@ func TestSplitRequest(t *testing.T) {
 	}
 	if m, h, u := SplitRequest(""); m != "" || h != "" || u != "" {
 		t.Errorf("empty: %q %q %q", m, h, u)
+	}
+}
+
+func TestValidSocketName(t *testing.T) {
+	long := "@" + strings.Repeat("s", 106)
+	for s, want := range map[string]bool{
+		"@previewgate-decide": true, "/run/previewgate.sock": true, long: true,
+		"": false, "@": false, "/": false, "relative.sock": false, long + "s": false,
+	} {
+		if got := ValidSocketName(s); got != want {
+			t.Errorf("ValidSocketName(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

@@ -139,7 +139,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		bad("resolverURL: %q must be an http(s) URL with a host and no query", config.ResolverURL)
 	}
 
-	if s := config.ResolverSocket; s != "" && (len(s) < 2 || len(s) > 107 || (s[0] != '@' && s[0] != '/')) {
+	if s := config.ResolverSocket; s != "" && !ValidSocketName(s) {
 		bad("resolverSocket: %q must be a socket path or an abstract name starting with '@', at most 107 bytes", s)
 	}
 

@@ -222,7 +222,7 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		ForwardAuth:     l.boolean("PREVIEWGATE_FORWARD_AUTH"),
 		DecideSocket:    l.str("PREVIEWGATE_DECIDE_SOCKET"),
 	}
-	if s := c.Server.DecideSocket; s != "" && (len(s) < 2 || len(s) > 107 || (s[0] != '@' && s[0] != '/')) {
+	if s := c.Server.DecideSocket; s != "" && !plugin.ValidSocketName(s) {
 		l.bad("PREVIEWGATE_DECIDE_SOCKET", "must be a socket path or an abstract name starting with '@', at most 107 bytes")
 	}
 	if c.Server.InternalAddr != "" && c.Server.InternalAddr == c.Server.PublicAddr {

@@ -53,6 +53,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		"PREVIEWGATE_TYPO=1",
 		"PREVIEWGATE_INTERNAL_ADDR=nope",
 		"TOOLBOX_ONLY_MODE=maybe",
+		"PREVIEWGATE_DECIDE_SOCKET=@",
 	}
 	_, err := Load(env, noFiles)
 	if !errors.Is(err, ErrInvalid) {
@@ -61,7 +62,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 	for _, want := range []string{
 		"DAYTONA_API_URL", "PREVIEWGATE_SECRET: must be at least 32", "PREVIEWGATE_ROUTING", "PREVIEWGATE_DECISION_TTL",
 		"PREVIEWGATE_CACHE_PUBLIC_TTL", "REDIS_PORT", "LOG_LEVEL", "PREVIEWGATE_TYPO: unknown variable",
-		"PREVIEWGATE_INTERNAL_ADDR", "TOOLBOX_ONLY_MODE",
+		"PREVIEWGATE_INTERNAL_ADDR", "TOOLBOX_ONLY_MODE", "PREVIEWGATE_DECIDE_SOCKET",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not mention %s:\n%v", want, err)

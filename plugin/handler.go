@@ -157,13 +157,6 @@ func readCredentials(req *http.Request, hdr http.Header, u *url.URL) *credential
 	return cr
 }
 
-// mayHoldQueryKey reports whether a raw query may hold the query key,
-// named as such or percent-encoded: most queries are an app's own, and
-// ServeHTTP then reads no credentials.
-func mayHoldQueryKey(raw string) bool {
-	return strings.Contains(raw, QueryAuthKey) || strings.IndexByte(raw, '%') >= 0
-}
-
 // readQueryKey removes the query key from the query textually (the rest
 // keeps its order) and keeps its value.
 func readQueryKey(cr *credentials, req *http.Request, u *url.URL) {

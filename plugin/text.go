@@ -23,13 +23,20 @@ func hasDotSegment(p string) bool {
 	return strings.Contains(p, "/./") || strings.Contains(p, "/../")
 }
 
+// mayHoldQueryKey reports whether a raw query may hold the query key,
+// named as such or percent-encoded: most queries are an app's own, and
+// ServeHTTP then reads no credentials.
+func mayHoldQueryKey(raw string) bool {
+	return strings.Contains(raw, QueryAuthKey) || strings.IndexByte(raw, '%') >= 0
+}
+
 // takeQueryKey finds the DAYTONA_SANDBOX_AUTH_KEY parameter in a raw query
 // and removes every copy of it textually, so that the other parameters keep
 // their order and encoding (Daytona re-encodes and sorts the whole query).
 // The first copy's value is the token. Parameter names are compared decoded,
 // as Daytona's gin does.
 func takeQueryKey(raw string) (string, string, bool) {
-	if !strings.Contains(raw, QueryAuthKey) && strings.IndexByte(raw, '%') < 0 {
+	if !mayHoldQueryKey(raw) {
 		return "", raw, false
 	}
 	token, found := "", false

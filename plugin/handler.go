@@ -185,11 +185,12 @@ func readCookie(cr *credentials, req *http.Request, hdr http.Header, c []string)
 	return cr
 }
 
-// refusedDotSegment answers 400 when path has a "." or ".." segment. A
-// dot segment needs "/." or a backslash: file names with a dot (most of an
-// app's assets) are told apart before hasDotSegment is called.
+// refusedDotSegment answers 400 when path has a "." or ".." segment. In a
+// path that starts with '/', a dot segment needs "/." or a backslash: file
+// names with a dot (most of an app's assets) are told apart before
+// hasDotSegment is called.
 func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) bool {
-	if !strings.Contains(path, "/.") && strings.IndexByte(path, '\\') < 0 || !hasDotSegment(path) {
+	if path != "" && path[0] == '/' && !strings.Contains(path, "/.") && strings.IndexByte(path, '\\') < 0 || !hasDotSegment(path) {
 		return false
 	}
 	writeError(rw, req, http.StatusBadRequest, "bad request: path has a '.' or '..' segment")

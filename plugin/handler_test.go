@@ -247,6 +247,17 @@ func TestDotSegmentsAre400(t *testing.T) {
 			t.Errorf("%s: status %d", p, rec.Code)
 		}
 	}
+	// A path that does not start with '/' (a URL set by a middleware, not
+	// parsed from a request line) gets the same check.
+	for _, p := range []string{"..", ".", "./x", "x/..", "..\\x"} {
+		req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
+		req.URL.Path = p
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("path %q: status %d", p, rec.Code)
+		}
+	}
 	if f.count() != 0 || s.called {
 		t.Errorf("resolver calls %d, next called %v", f.count(), s.called)
 	}

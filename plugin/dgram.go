@@ -50,6 +50,15 @@ func dialDgram(d *dgramClient) (*dgramConn, error) {
 // lines: DecisionForward and its five values, or one line, DatagramAskHTTP
 // (nil for a request too long for a datagram).
 func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
+	msg := t.dgram + req.Method + " " + req.Host + " " + req.URL.RequestURI() + "\n"
+	if cr != nil || req.Header[HeaderSkipLastActivity] != nil {
+		msg += dgramTail(req, cr)
+	} else {
+		msg += dgramNoTail
+	}
+	if len(msg) > MaxDatagram {
+		return nil, nil // too long for a datagram: HTTP carries it
+	}
 	var dc *dgramConn
 	if v := d.conns.Get(); v != nil {
 		dc = v.(*dgramConn)
@@ -59,16 +68,6 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 			return nil, err
 		}
 		dc = c
-	}
-	msg := t.dgram + req.Method + " " + req.Host + " " + req.URL.RequestURI() + "\n"
-	if cr != nil || req.Header[HeaderSkipLastActivity] != nil {
-		msg += dgramTail(req, cr)
-	} else {
-		msg += "\n\n\n\n\n" // no credentials, no skip flag
-	}
-	if len(msg) > MaxDatagram {
-		d.conns.Put(dc)
-		return nil, nil // too long for a datagram: HTTP carries it
 	}
 	dc.c.SetDeadline(time.Now().Add(d.timeout))
 	if _, err := dc.c.Write([]byte(msg)); err != nil {
@@ -104,11 +103,15 @@ func resendDgram(d *dgramClient, msg string) (*dgramConn, error) {
 	return dc, nil
 }
 
+// dgramNoTail is the last lines of a decision request with no credentials
+// and no skip flag: the five credential lines, empty, and an empty last line.
+const dgramNoTail = "\n\n\n\n\n"
+
 // dgramTail is a decision request's last lines: the credentials (cr may
 // be nil) and the skip-activity flag. Most requests have neither, and
-// decideDgram writes their empty lines itself.
+// decideDgram writes dgramNoTail itself.
 func dgramTail(req *http.Request, cr *credentials) string {
-	tail := "\n\n\n\n\n"
+	tail := dgramNoTail
 	if cr != nil {
 		ip := ""
 		if cr.bearer != "" {

@@ -74,14 +74,17 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 		routers["bench-fauth"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.fauth\\.bench$`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-fauth", "bench-fauth-runner", "bench-fauth-path"}}
 		middlewares["bench-noop"] = m{"plugin": m{"benchnoop": m{}}}
-		middlewares["bench-nocache"] = m{"plugin": m{"previewgate": m{
-			"previewDomains": []interface{}{"nocache.bench"}, "resolverURL": "http://" + resolverInternal,
-			"resolverSocket": decideSocket, "resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0,
-		}}}
-		middlewares["bench-nocache-http"] = m{"plugin": m{"previewgate": m{
-			"previewDomains": []interface{}{"nocachehttp.bench"}, "resolverURL": "http://" + resolverInternal,
-			"resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0,
-		}}}
+		// The plugin with its cache off, deciding over socket ("": HTTP).
+		cacheOff := func(domain, socket string) m {
+			c := m{"previewDomains": []interface{}{domain}, "resolverURL": "http://" + resolverInternal,
+				"resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0}
+			if socket != "" {
+				c["resolverSocket"] = socket
+			}
+			return m{"plugin": m{"previewgate": c}}
+		}
+		middlewares["bench-nocache"] = cacheOff("nocache.bench", decideSocket)
+		middlewares["bench-nocache-http"] = cacheOff("nocachehttp.bench", "")
 		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": "http://" + resolverInternal + "/v1/forward-auth"}}
 		middlewares["bench-fauth-runner"] = m{"headers": m{"customRequestHeaders": m{"X-Daytona-Authorization": "Bearer " + runnerKey}}}
 		middlewares["bench-fauth-path"] = m{"replacePathRegex": m{"regex": "^/(.*)", "replacement": runnerPrefix + "/$1"}}

@@ -6,12 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/previewgate/previewgate/internal/pluginsrc"
 	"gopkg.in/yaml.v3"
 )
 
 // ModuleName is the plugin's module, as Traefik's local-plugin mode expects
 // it under ./plugins-local/src/.
-const ModuleName = "github.com/previewgate/previewgate"
+const ModuleName = pluginsrc.Module
 
 // traefikSetup is what the generated configuration needs to know.
 type traefikSetup struct {
@@ -126,30 +127,11 @@ func writeTraefikConfig(s traefikSetup) (string, error) {
 // installPlugin copies the plugin's manifest, go.mod and non-test sources to
 // dir/plugins-local/src/<module>, where Traefik's local-plugin mode reads them.
 func installPlugin(root, dir string) error {
-	dst := filepath.Join(dir, "plugins-local", "src", ModuleName)
-	if err := os.MkdirAll(filepath.Join(dst, "plugin"), 0o755); err != nil {
-		return err
-	}
-	files := []string{".traefik.yml", "go.mod"}
-	srcs, err := filepath.Glob(filepath.Join(root, "plugin", "*.go"))
+	files, err := pluginsrc.Files(root)
 	if err != nil {
 		return err
 	}
-	for _, f := range srcs {
-		if !strings.HasSuffix(f, "_test.go") {
-			files = append(files, filepath.Join("plugin", filepath.Base(f)))
-		}
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, f), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pluginsrc.Install(dir, files)
 }
 
 func loadYAML(path string) (map[string]interface{}, error) {

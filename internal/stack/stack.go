@@ -65,6 +65,11 @@ type Options struct {
 	ExtraStatic, ExtraDynamic func(map[string]interface{})
 	// Plugins are more local plugins to install beside ours.
 	Plugins []LocalPlugin
+	// Helm, if set, is a values file for the official Traefik chart
+	// (traefik/helm/values.yaml): Traefik and the resolver are then run as
+	// the chart would run them from it (see loadHelm), instead of from
+	// traefik/*.yml.
+	Helm string
 }
 
 // LocalPlugin is a Traefik local plugin given as its files (".traefik.yml",
@@ -212,6 +217,22 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 	} else if o.StaticRunners {
 		env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
 	}
+	var hc *helmConfig
+	if o.Helm != "" {
+		websecure, err := FreeAddr()
+		if err != nil {
+			return s, err
+		}
+		if hc, err = loadHelm(o, websecure); err != nil {
+			return s, err
+		}
+		// The sidecar's environment from the values, then what only this
+		// stack knows: the simulator's API, a free public port.
+		env = append(hc.resolverEnv, "DAYTONA_API_URL="+st.APIURL, "PREVIEWGATE_PUBLIC_ADDR="+o.ResolverPublic, "API_CLIENT_TIMEOUT_SEC=5")
+		if o.StaticRunners {
+			env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
+		}
+	}
 	env = append(env, o.ResolverEnv...)
 	if s.resolver, err = startPinned(o.OtherCPUs, "resolver", o.Dir, env, o.LogOut, o.Bins.Resolver); err != nil {
 		return s, err
@@ -231,11 +252,17 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		name, _, _ := strings.Cut(o.Runners[0], "=")
 		setup.directRunnerURL = s.runnerURL(name)
 	}
-	staticPath, err := writeTraefikConfig(setup)
-	if err != nil {
-		return s, err
+	var traefikEnv, traefikArgs []string
+	if hc != nil {
+		traefikEnv, traefikArgs = hc.traefikEnv, hc.traefikArgs
+	} else {
+		staticPath, err := writeTraefikConfig(setup)
+		if err != nil {
+			return s, err
+		}
+		traefikArgs = []string{"--configFile=" + staticPath}
 	}
-	if s.traefik, err = startPinned(o.TraefikCPUs, "traefik", o.Dir, nil, o.LogOut, o.Bins.Traefik, "--configFile="+staticPath); err != nil {
+	if s.traefik, err = startPinned(o.TraefikCPUs, "traefik", o.Dir, traefikEnv, o.LogOut, o.Bins.Traefik, traefikArgs...); err != nil {
 		return s, err
 	}
 	if err = s.traefik.waitFor(ctx, 60*time.Second, "answering ping", httpOK("http://"+o.AdminAddr+"/ping")); err != nil {

@@ -17,6 +17,7 @@ import (
 const (
 	hAuthorization = "Authorization"
 	hCookie        = "Cookie"
+	hConnection    = "Connection"
 )
 
 type handler struct {
@@ -105,6 +106,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		hdr[HeaderDaytonaAuthorization] = d.runnerAuth
 		// In direct routing d.runner is nil: no value is sent.
 		hdr[h.runnerHeaderOrDefault] = d.runner
+		hdr[hConnection] = append(hdr[hConnection], h.runnerHeaderOrDefault) // see forward
 		if d.stripAuth {
 			delete(hdr, hAuthorization)
 		}
@@ -406,6 +408,13 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
 	// In direct routing d.runner is nil: no value is sent.
 	hdr[h.runnerHeaderOrDefault] = d.runner
+	// The runner header is for Traefik's child routers alone. Named in the
+	// Connection header, it is hop-by-hop: Traefik's proxy drops it (and
+	// the Connection header) after routing, so it never reaches the runner,
+	// with no middleware to delete it. Traefik's entry point has already
+	// applied the client's own Connection header; what it left (Upgrade,
+	// for a WebSocket) stays.
+	hdr[hConnection] = append(hdr[hConnection], h.runnerHeaderOrDefault)
 	if d.stripAuth {
 		delete(hdr, hAuthorization)
 	}

@@ -175,6 +175,35 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	}
 }
 
+// The runner header is named in the Connection header, on a miss and on a
+// hit, so that Traefik's proxy drops it after routing; a WebSocket's
+// "Upgrade" stays.
+func TestRunnerHeaderIsHopByHop(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	for _, conn := range []string{"", "Upgrade"} {
+		for _, pass := range []string{"miss", "hit"} {
+			hdr := map[string]string{}
+			if conn != "" {
+				hdr["Connection"], hdr["Upgrade"] = conn, "websocket"
+			}
+			id := "hop" + strings.ToLower(conn)
+			serve(h, "GET", "http://3000-"+id+".localhost/ws", hdr)
+			got := s.header["Connection"]
+			want := []string{DefaultRunnerHeader}
+			if conn != "" {
+				want = []string{conn, DefaultRunnerHeader}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") || s.header.Get(DefaultRunnerHeader) != "runner-"+id {
+				t.Errorf("Connection %q on a %s: forwarded Connection %q, runner header %q; want %q", conn, pass, got, s.header.Get(DefaultRunnerHeader), want)
+			}
+		}
+	}
+	if n := f.count(); n != 2 {
+		t.Errorf("%d resolver calls, want 2 (one miss per host)", n)
+	}
+}
+
 func TestCredentialsGoToTheResolverAndNeverToTheSandbox(t *testing.T) {
 	f := &fakeResolver{}
 	h, s, _ := newTestHandler(t, f, nil)

@@ -28,20 +28,8 @@ func newRegistry(t *testing.T, mod ...func(*runners.Config)) *runners.Registry {
 
 const golden = `{
   "http": {
-    "middlewares": {
-      "previewgate-runner-strip": {
-        "headers": {
-          "customRequestHeaders": {
-            "X-Previewgate-Runner": ""
-          }
-        }
-      }
-    },
     "routers": {
       "previewgate-runner-0b7d-runner": {
-        "middlewares": [
-          "previewgate-runner-strip"
-        ],
         "parentRefs": [
           "previewgate@file"
         ],
@@ -49,9 +37,6 @@ const golden = `{
         "service": "previewgate-runner-0b7d-runner"
       },
       "previewgate-runner-Static-1": {
-        "middlewares": [
-          "previewgate-runner-strip"
-        ],
         "parentRefs": [
           "previewgate@file"
         ],
@@ -59,9 +44,6 @@ const golden = `{
         "service": "previewgate-runner-Static-1"
       },
       "previewgate-runner-a1": {
-        "middlewares": [
-          "previewgate-runner-strip"
-        ],
         "parentRefs": [
           "previewgate@file"
         ],
@@ -140,7 +122,7 @@ func TestRenderGolden(t *testing.T) {
 
 func TestRenderEmpty(t *testing.T) {
 	got := string(newRegistry(t).Render().Body)
-	if strings.Contains(got, "routers") || !strings.Contains(got, runners.StripMiddleware) {
+	if got != "{\n  \"http\": {}\n}\n" {
 		t.Fatalf("empty registry renders %s", got)
 	}
 }

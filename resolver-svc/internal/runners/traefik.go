@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 )
 
-// Names in the rendered configuration.
-const (
-	// NamePrefix starts every router and service name: previewgate-runner-<id>.
-	NamePrefix = "previewgate-runner-"
-	// StripMiddleware deletes the runner header before the request reaches
-	// the runner.
-	StripMiddleware = "previewgate-runner-strip"
-)
+// NamePrefix starts every router and service name in the rendered
+// configuration: previewgate-runner-<id>. The routers need no middleware to
+// delete the runner header before the runner: the plugin names it in the
+// Connection header, so Traefik's proxy drops it.
+const NamePrefix = "previewgate-runner-"
 
 // The dynamic configuration, as Traefik's HTTP provider reads it. Struct
 // fields are declared in alphabetical order of their JSON names and maps
@@ -22,25 +19,14 @@ type dynamic struct {
 }
 
 type httpConfig struct {
-	Middlewares map[string]middleware `json:"middlewares,omitempty"`
-	Routers     map[string]router     `json:"routers,omitempty"`
-	Services    map[string]service    `json:"services,omitempty"`
-}
-
-type middleware struct {
-	Headers headers `json:"headers"`
-}
-
-type headers struct {
-	// An empty value makes Traefik delete the header.
-	CustomRequestHeaders map[string]string `json:"customRequestHeaders"`
+	Routers  map[string]router  `json:"routers,omitempty"`
+	Services map[string]service `json:"services,omitempty"`
 }
 
 type router struct {
-	Middlewares []string `json:"middlewares"`
-	ParentRefs  []string `json:"parentRefs"`
-	Rule        string   `json:"rule"`
-	Service     string   `json:"service"`
+	ParentRefs []string `json:"parentRefs"`
+	Rule       string   `json:"rule"`
+	Service    string   `json:"service"`
 }
 
 type service struct {
@@ -68,9 +54,6 @@ func (r *Registry) Render() Rendered {
 	r.mu.RLock()
 	version := r.version
 	cfg := dynamic{HTTP: httpConfig{
-		Middlewares: map[string]middleware{
-			StripMiddleware: {Headers: headers{CustomRequestHeaders: map[string]string{r.header: ""}}},
-		},
 		Routers:  make(map[string]router, len(r.runners)),
 		Services: make(map[string]service, len(r.runners)),
 	}}
@@ -79,10 +62,9 @@ func (r *Registry) Render() Rendered {
 		// break out of the rule's backquotes or a name.
 		name := NamePrefix + id
 		cfg.HTTP.Routers[name] = router{
-			Middlewares: []string{StripMiddleware},
-			ParentRefs:  []string{r.parent},
-			Rule:        "Header(`" + r.header + "`, `" + id + "`)",
-			Service:     name,
+			ParentRefs: []string{r.parent},
+			Rule:       "Header(`" + r.header + "`, `" + id + "`)",
+			Service:    name,
 		}
 		cfg.HTTP.Services[name] = service{LoadBalancer: loadBalancer{
 			PassHostHeader: false,

@@ -83,19 +83,10 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if v, ok := h.hits.Load(key); ok {
-		// Expired decisions are removed by the cache's sweeper.
-		//
-		// A plain request target is rewritten here: in origin form
-		// ("/..."), then the escaped path and the query, and no escaped
-		// form of the path of its own. Go's server parses the URL from
-		// RequestURI, and Traefik's middlewares and readQueryKey keep the
-		// two in step (a middleware placed before this one must too: the
-		// dot-segment check reads the URL, Traefik's proxy forwards
-		// RequestURI). Anything else (an absolute-form target; an empty
-		// path) goes to forwardHit, which rebuilds RequestURI.
+		// Expired decisions are removed by the cache's sweeper. An escaped
+		// path (RawPath) or an empty one goes to forwardHit.
 		d := v.(*decision)
-		uri := req.RequestURI
-		if u.RawPath != "" || uri == "" || uri[0] != '/' {
+		if u.RawPath != "" || path == "" {
 			forwardHit(h, rw, req, d)
 			return
 		}
@@ -115,8 +106,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			delete(hdr, HeaderDaytonaPreviewToken)
 		}
 		u.Path = d.prefix + path
-		// Traefik's proxy forwards RequestURI.
-		req.RequestURI = d.prefix + uri
+		req.RequestURI = "" // see forward
 		h.next.ServeHTTP(rw, req)
 		return
 	}
@@ -168,7 +158,6 @@ func readQueryKey(cr *credentials, req *http.Request, u *url.URL) {
 	if tok, rest, found := takeQueryKey(u.RawQuery); found {
 		cr.queryToken = tok
 		u.RawQuery = rest
-		req.RequestURI = u.RequestURI() // as Traefik's middlewares do
 		cr.key += "\x00q" + tok
 	}
 }
@@ -402,7 +391,6 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 }
 
 // forward rewrites the request toward the runner and hands it to Traefik.
-// Traefik's proxy reads RequestURI, so it is rewritten with the path.
 func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision, path, rawPath string) {
 	hdr := req.Header
 	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
@@ -429,7 +417,10 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	} else {
 		u.RawPath = ""
 	}
-	req.RequestURI = u.RequestURI()
+	// Traefik's proxy takes the request target from RequestURI when it is
+	// set, and from the URL when it is empty: empty, the URL rewritten here
+	// is the one target (and the client's, with the query key, is gone).
+	req.RequestURI = ""
 	h.next.ServeHTTP(rw, req)
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,10 +86,25 @@ func forwardAnswer(w http.ResponseWriter, r *http.Request, ttl string) {
 // that serve concurrently read it only after they all returned.
 type seen struct {
 	mu         sync.Mutex
-	called     bool
-	path, raw  string
-	requestURI string
-	header     http.Header
+	called    bool
+	path, raw string
+	// target is the request target Traefik's proxy sends the runner.
+	target string
+	header http.Header
+}
+
+// forwardedTarget is the request target Traefik's proxy makes of r
+// (rewriteRequestBuilder in Traefik's pkg/proxy/httputil, and its fast
+// proxy alike): RequestURI parsed when set, else the URL.
+func forwardedTarget(r *http.Request) string {
+	u := r.URL
+	if r.RequestURI != "" {
+		if p, err := url.ParseRequestURI(r.RequestURI); err == nil {
+			u = p
+		}
+	}
+	out := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	return out.RequestURI()
 }
 
 func newTestHandler(t *testing.T, f *fakeResolver, mutate func(*Config)) (http.Handler, *seen, *httptest.Server) {
@@ -99,7 +115,11 @@ func newTestHandler(t *testing.T, f *fakeResolver, mutate func(*Config)) (http.H
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.called = true
-		s.path, s.raw, s.requestURI = r.URL.Path, r.URL.RawPath, r.RequestURI
+		// One assignment each: Yaegi v0.16.1 loses the other values of a
+		// parallel assignment that holds a call.
+		s.path = r.URL.Path
+		s.raw = r.URL.RawPath
+		s.target = forwardedTarget(r)
 		s.header = r.Header.Clone()
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusTeapot)
@@ -150,8 +170,8 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	if s.path != "/sandboxes/demo/toolbox/proxy/3000/a/b/c" || s.raw != "/sandboxes/demo/toolbox/proxy/3000/a%2Fb/c" {
 		t.Errorf("path %q raw %q", s.path, s.raw)
 	}
-	if s.requestURI != "/sandboxes/demo/toolbox/proxy/3000/a%2Fb/c?x=1&y=%2F" {
-		t.Errorf("RequestURI %q", s.requestURI)
+	if s.target != "/sandboxes/demo/toolbox/proxy/3000/a%2Fb/c?x=1&y=%2F" {
+		t.Errorf("forwarded target %q", s.target)
 	}
 	if got := s.header[HeaderDaytonaAuthorization]; len(got) != 1 || got[0] != "Bearer key-demo" {
 		t.Errorf("X-Daytona-Authorization %q", got)
@@ -221,8 +241,8 @@ func TestCredentialsGoToTheResolverAndNeverToTheSandbox(t *testing.T) {
 	if s.header.Get(HeaderDaytonaPreviewToken) != "" {
 		t.Error("preview token header reached the sandbox")
 	}
-	if s.requestURI != "/sandboxes/demo/toolbox/proxy/8080/p?z=1&a=2" {
-		t.Errorf("RequestURI %q", s.requestURI)
+	if s.target != "/sandboxes/demo/toolbox/proxy/8080/p?z=1&a=2" {
+		t.Errorf("forwarded target %q", s.target)
 	}
 	if got := s.header["Cookie"]; len(got) != 1 || got[0] != "app=1; z=2" {
 		t.Errorf("Cookie reaching the sandbox: %q", got)
@@ -490,8 +510,8 @@ func TestGatewayHost(t *testing.T) {
 	if c.Get(tRoute) != RouteToolbox || c.Get(tSandbox) != "demo" || c.Get(HeaderCookie) != "cv" || c.Get(tPort) != "" {
 		t.Errorf("toolbox decision request %v", c)
 	}
-	if s.requestURI != "/sandboxes/demo/toolbox/files/a%20b?path=/x" {
-		t.Errorf("toolbox RequestURI %q", s.requestURI)
+	if s.target != "/sandboxes/demo/toolbox/files/a%20b?path=/x" {
+		t.Errorf("toolbox forwarded target %q", s.target)
 	}
 
 	rec = serve(h, "GET", "http://preview.test/toolbox/demo", nil)
@@ -641,9 +661,9 @@ func TestFullCacheKeepsHalf(t *testing.T) {
 	}
 }
 
-// An absolute-form request has an empty path; the runner still gets "/".
-// A miss and a hit rewrite every form of request target alike; a hit
-// rewrites RequestURI from the request target as sent when it can.
+// A miss and a hit rewrite every form of request target alike, and what
+// Traefik's proxy forwards is the URL the plugin checked and rewrote, even
+// when a middleware before it left RequestURI stale.
 func TestHitsRewriteEveryRequestTarget(t *testing.T) {
 	const pre = "/sandboxes/demo/toolbox/proxy/3000"
 	for _, c := range []struct {
@@ -658,6 +678,7 @@ func TestHitsRewriteEveryRequestTarget(t *testing.T) {
 		{"query key", "/p?z=1&DAYTONA_SANDBOX_AUTH_KEY=qtok&a=2", "", pre + "/p", "", pre + "/p?z=1&a=2"},
 		{"absolute form", "/a?x=1", "http://3000-demo.localhost/a?x=1", pre + "/a", "", pre + "/a?x=1"},
 		{"no RequestURI", "/a?x=1", "-", pre + "/a", "", pre + "/a?x=1"},
+		{"stale RequestURI", "/a?x=1", "/../other?x=9", pre + "/a", "", pre + "/a?x=1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := &fakeResolver{}
@@ -677,8 +698,8 @@ func TestHitsRewriteEveryRequestTarget(t *testing.T) {
 				if rec.Code != http.StatusTeapot {
 					t.Fatalf("%s: status %d", what, rec.Code)
 				}
-				if s.path != c.path || s.raw != c.raw || s.requestURI != c.wantURI {
-					t.Errorf("%s: path %q raw %q RequestURI %q, want %q %q %q", what, s.path, s.raw, s.requestURI, c.path, c.raw, c.wantURI)
+				if s.path != c.path || s.raw != c.raw || s.target != c.wantURI {
+					t.Errorf("%s: path %q raw %q forwarded target %q, want %q %q %q", what, s.path, s.raw, s.target, c.path, c.raw, c.wantURI)
 				}
 				if f.count() != 1 {
 					t.Errorf("%s: %d resolver calls, want 1", what, f.count())
@@ -695,8 +716,8 @@ func TestEmptyPathBecomesSlash(t *testing.T) {
 		req := httptest.NewRequest("GET", "http://3000-demo.localhost", nil)
 		req.URL.Path, req.RequestURI = "", "http://3000-demo.localhost"
 		h.ServeHTTP(httptest.NewRecorder(), req)
-		if s.path != "/sandboxes/demo/toolbox/proxy/3000/" || s.requestURI != "/sandboxes/demo/toolbox/proxy/3000/" {
-			t.Errorf("request %d: path %q, RequestURI %q", i, s.path, s.requestURI)
+		if s.path != "/sandboxes/demo/toolbox/proxy/3000/" || s.target != "/sandboxes/demo/toolbox/proxy/3000/" {
+			t.Errorf("request %d: path %q, forwarded target %q", i, s.path, s.target)
 		}
 	}
 }

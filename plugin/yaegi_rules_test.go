@@ -20,7 +20,11 @@ import (
 //   - errors.As: panics on interpreted error types;
 //   - embedded fields in structs: wrong encoding/json results;
 //   - a select with a send case and a default: "reflect.Select: invalid
-//     Dir" panic (seen with a connection pool on a buffered channel).
+//     Dir" panic (seen with a connection pool on a buffered channel);
+//   - a parallel assignment ("a, b = x, f()") holding a call to an
+//     interpreted function: the other values are lost ("a, b := ..." and
+//     calls to the standard library, conversions and builtins are fine;
+//     any call other than those is refused here).
 //
 // This test is compiled Go only (scripts/yaegi-test.sh leaves it out).
 func TestSourceAvoidsWhatYaegiGetsWrong(t *testing.T) {
@@ -30,6 +34,26 @@ func TestSourceAvoidsWhatYaegiGetsWrong(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	checked := 0
+	// interpreted reports whether a call may be to an interpreted function:
+	// anything but a builtin, a conversion to a basic type or a call into an
+	// imported package.
+	var imports map[string]bool
+	interpreted := func(c *ast.CallExpr) bool {
+		switch fn := c.Fun.(type) {
+		case *ast.Ident:
+			switch fn.Name {
+			case "len", "cap", "append", "make", "new", "string", "int", "int64", "uint8", "byte", "rune", "float64", "bool":
+				return false
+			}
+		case *ast.SelectorExpr:
+			if x, ok := fn.X.(*ast.Ident); ok && imports[x.Name] {
+				return false
+			}
+		case *ast.ArrayType:
+			return false // []byte(s)
+		}
+		return true
+	}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -39,8 +63,21 @@ func TestSourceAvoidsWhatYaegiGetsWrong(t *testing.T) {
 			t.Fatal(err)
 		}
 		checked++
+		imports = map[string]bool{}
+		for _, im := range f.Imports {
+			p := strings.Trim(im.Path.Value, `"`)
+			imports[p[strings.LastIndex(p, "/")+1:]] = true
+		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
+			case *ast.AssignStmt:
+				if n.Tok == token.ASSIGN && len(n.Lhs) > 1 && len(n.Rhs) == len(n.Lhs) {
+					for _, r := range n.Rhs {
+						if c, ok := r.(*ast.CallExpr); ok && interpreted(c) {
+							t.Errorf("%s: parallel assignment with a call to an interpreted function", fset.Position(n.Pos()))
+						}
+					}
+				}
 			case *ast.FuncType:
 				if n.Results != nil {
 					for _, r := range n.Results.List {

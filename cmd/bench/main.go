@@ -103,10 +103,12 @@ func run(ctx context.Context) error {
 	}
 	if *profile != "" {
 		path := filepath.Join(dir, *profile+".pprof")
-		if err := bench.Profile(ctx, opts, *profile, path); err != nil {
+		n, err := bench.Profile(ctx, opts, *profile, path)
+		if err != nil {
 			return err
 		}
-		fmt.Printf("Traefik CPU profile: go tool pprof -top %s %s\n", bins.Traefik, path)
+		fmt.Printf("Traefik CPU profile of %d requests (%.0f req/s): go tool pprof -top %s %s\n",
+			n, float64(n)/duration.Seconds(), bins.Traefik, path)
 		return nil
 	}
 	r, err := bench.Run(ctx, opts)

@@ -125,10 +125,13 @@ func start(ctx context.Context, o Options) (*env, error) {
 }
 
 // Profile loads one scenario and records Traefik's CPU profile meanwhile.
-func Profile(ctx context.Context, o Options, scenario, out string) error {
+// It returns how many requests reached the runner stand-in while the
+// profile was recorded, so that profiles of two scenarios compare per
+// request.
+func Profile(ctx context.Context, o Options, scenario, out string) (int64, error) {
 	e, err := start(ctx, o)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer e.close()
 	var sc *Scenario
@@ -138,7 +141,7 @@ func Profile(ctx context.Context, o Options, scenario, out string) error {
 		}
 	}
 	if sc == nil {
-		return fmt.Errorf("no scenario %q", scenario)
+		return 0, fmt.Errorf("no scenario %q", scenario)
 	}
 	load := o.Load
 	load.Duration += 2 * time.Second
@@ -149,24 +152,27 @@ func Profile(ctx context.Context, o Options, scenario, out string) error {
 	}()
 	time.Sleep(time.Second)
 	secs := int(o.Load.Duration / time.Second)
+	before := e.up.Requests()
 	resp, err := (&http.Client{Timeout: o.Load.Duration + 30*time.Second}).Get(
 		"http://" + e.s.Admin + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	f, err := os.Create(out)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	_, err = io.Copy(f, resp.Body) // the profile comes when it is recorded
+	n := e.up.Requests() - before
+	if err != nil {
 		f.Close()
-		return err
+		return 0, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return 0, err
 	}
-	return <-done
+	return n, <-done
 }
 
 // Run starts the stack, measures everything and returns the report.

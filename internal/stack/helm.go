@@ -14,9 +14,9 @@ import (
 // plugin and the pod's addresses and preview domain, which each stack
 // replaces by its own.
 const (
-	HelmSecret            = "previewgate"
-	HelmResolverContainer = "previewgate-resolver"
-	HelmPlugin            = "previewgate"
+	helmSecret            = "previewgate"
+	helmResolverContainer = "previewgate-resolver"
+	helmPlugin            = "previewgate"
 	helmResolverInternal  = "127.0.0.1:8081"
 	helmDomain            = "preview.example.com"
 	helmDomainRegexp      = `preview\\.example\\.com` // as written in the YAML source
@@ -46,9 +46,9 @@ func loadHelm(o Options, websecure string) (*helmConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets := helm.Secrets{HelmSecret: {"secret": o.Secret, "proxy-api-key": SimProxyAPIKey}}
+	secrets := helm.Secrets{helmSecret: {"secret": o.Secret, "proxy-api-key": SimProxyAPIKey}}
 	c := &helmConfig{}
-	rc, err := v.Container(HelmResolverContainer)
+	rc, err := v.Container(helmResolverContainer)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func loadHelm(o Options, websecure string) (*helmConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := v.PluginFiles(HelmPlugin, data)
+	files, err := v.PluginFiles(helmPlugin, data)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func forwardAnswer(w http.ResponseWriter, r *http.Request, ttl string) {
 // seen is what the next handler (Traefik's proxy) received last; tests
 // that serve concurrently read it only after they all returned.
 type seen struct {
-	mu         sync.Mutex
+	mu        sync.Mutex
 	called    bool
 	path, raw string
 	// target is the request target Traefik's proxy sends the runner.

@@ -24,6 +24,9 @@ import (
 
 // Values are the chart values previewgate sets.
 type Values struct {
+	Image struct {
+		Tag string `yaml:"tag"`
+	} `yaml:"image"`
 	Experimental struct {
 		LocalPlugins map[string]LocalPlugin `yaml:"localPlugins"`
 	} `yaml:"experimental"`

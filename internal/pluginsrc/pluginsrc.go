@@ -59,10 +59,10 @@ func Files(root string) ([]File, error) {
 	return files, nil
 }
 
-// Install writes files under dir/plugins-local/src/<Module>, where Traefik
-// (started in dir) reads a local plugin.
-func Install(dir string, files []File) error {
-	dst := filepath.Join(dir, "plugins-local", "src", filepath.FromSlash(Module))
+// Install writes the files of the local plugin module under
+// dir/plugins-local/src/<module>, where Traefik (started in dir) reads it.
+func Install(dir, module string, files []File) error {
+	dst := filepath.Join(dir, "plugins-local", "src", filepath.FromSlash(module))
 	for _, f := range files {
 		p := filepath.Join(dst, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -95,5 +95,5 @@ func loadHelm(o Options, websecure string) (*helmConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c, pluginsrc.Install(o.Dir, files)
+	return c, pluginsrc.Install(o.Dir, pluginsrc.Module, files)
 }

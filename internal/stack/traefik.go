@@ -101,14 +101,12 @@ func writeTraefikConfig(s traefikSetup) (string, error) {
 		if err := setPath(static, "experimental.localPlugins."+p.Name, map[string]interface{}{"moduleName": p.Module}); err != nil {
 			return "", err
 		}
+		files := make([]pluginsrc.File, 0, len(p.Files))
 		for name, body := range p.Files {
-			f := filepath.Join(s.dir, "plugins-local", "src", p.Module, name)
-			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-				return "", err
-			}
-			if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
-				return "", err
-			}
+			files = append(files, pluginsrc.File{Path: name, Body: []byte(body)})
+		}
+		if err := pluginsrc.Install(s.dir, p.Module, files); err != nil {
+			return "", err
 		}
 	}
 	if err := os.WriteFile(secretPath, []byte(s.secret+"\n"), 0o600); err != nil {
@@ -131,7 +129,7 @@ func installPlugin(root, dir string) error {
 	if err != nil {
 		return err
 	}
-	return pluginsrc.Install(dir, files)
+	return pluginsrc.Install(dir, pluginsrc.Module, files)
 }
 
 func loadYAML(path string) (map[string]interface{}, error) {

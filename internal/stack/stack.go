@@ -203,20 +203,7 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.Runners = st.Runners
 
 	// The resolver.
-	env := []string{
-		"PROXY_API_KEY=" + SimProxyAPIKey,
-		"DAYTONA_API_URL=" + st.APIURL,
-		"PREVIEWGATE_SECRET=" + o.Secret,
-		"PREVIEWGATE_INTERNAL_ADDR=" + o.ResolverInternal,
-		"PREVIEWGATE_PUBLIC_ADDR=" + o.ResolverPublic,
-		"PREVIEWGATE_DECIDE_SOCKET=" + DecideSocket(o.ResolverInternal),
-		"API_CLIENT_TIMEOUT_SEC=5",
-	}
-	if o.Direct {
-		env = append(env, "PREVIEWGATE_ROUTING=direct")
-	} else if o.StaticRunners {
-		env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
-	}
+	var env []string
 	var hc *helmConfig
 	if o.Helm != "" {
 		websecure, err := FreeAddr()
@@ -229,9 +216,21 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		// The sidecar's environment from the values, then what only this
 		// stack knows: the simulator's API, a free public port.
 		env = append(hc.resolverEnv, "DAYTONA_API_URL="+st.APIURL, "PREVIEWGATE_PUBLIC_ADDR="+o.ResolverPublic, "API_CLIENT_TIMEOUT_SEC=5")
-		if o.StaticRunners {
-			env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
+	} else {
+		env = []string{
+			"PROXY_API_KEY=" + SimProxyAPIKey,
+			"DAYTONA_API_URL=" + st.APIURL,
+			"PREVIEWGATE_SECRET=" + o.Secret,
+			"PREVIEWGATE_INTERNAL_ADDR=" + o.ResolverInternal,
+			"PREVIEWGATE_PUBLIC_ADDR=" + o.ResolverPublic,
+			"PREVIEWGATE_DECIDE_SOCKET=" + DecideSocket(o.ResolverInternal),
+			"API_CLIENT_TIMEOUT_SEC=5",
 		}
+	}
+	if o.Direct {
+		env = append(env, "PREVIEWGATE_ROUTING=direct")
+	} else if o.StaticRunners {
+		env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
 	}
 	env = append(env, o.ResolverEnv...)
 	if s.resolver, err = startPinned(o.OtherCPUs, "resolver", o.Dir, env, o.LogOut, o.Bins.Resolver); err != nil {

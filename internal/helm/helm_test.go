@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -171,21 +170,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// The values run the Traefik release that the tests build and run.
-func TestImageIsThePinnedTraefik(t *testing.T) {
-	script, err := os.ReadFile(filepath.Join(root, "scripts", "build-traefik.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`TRAEFIK_VERSION:-(v[0-9.]+)`).FindSubmatch(script)
-	if m == nil {
-		t.Fatal("scripts/build-traefik.sh pins no TRAEFIK_VERSION")
-	}
-	if got := loadValues(t).Image.Tag; got != string(m[1]) {
-		t.Errorf("image.tag %q, want %s (scripts/build-traefik.sh)", got, m[1])
-	}
 }
 
 // What the chart would not mount where Traefik reads the plugin is

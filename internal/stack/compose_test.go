@@ -11,6 +11,7 @@ import (
 
 	"github.com/previewgate/previewgate/daytona-sim/sim"
 	"github.com/previewgate/previewgate/internal/compose"
+	"github.com/previewgate/previewgate/internal/helm"
 )
 
 // There is no Docker engine here: docker-compose.yml is kept true by
@@ -52,15 +53,7 @@ func TestComposeMatchesTheTraefikConfigurationAndTheDevStack(t *testing.T) {
 	}
 
 	t.Run("traefik image is the pinned version", func(t *testing.T) {
-		script, err := os.ReadFile(filepath.Join(root, "scripts", "build-traefik.sh"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := regexp.MustCompile(`TRAEFIK_VERSION:-(v[0-9.]+)`).FindSubmatch(script)
-		if m == nil {
-			t.Fatal("no default TRAEFIK_VERSION in scripts/build-traefik.sh")
-		}
-		if want := "traefik:" + string(m[1]); tr.Image != want {
+		if want := "traefik:" + pinnedTraefik(t, root); tr.Image != want {
 			t.Errorf("image %s, want %s (the version the tests run)", tr.Image, want)
 		}
 	})
@@ -219,3 +212,34 @@ func getPath(m map[string]interface{}, path string) (interface{}, error) {
 type pathError struct{ path string }
 
 func (e *pathError) Error() string { return "no " + e.path }
+
+// pinnedTraefik is the Traefik version the tests build and run: the
+// default of scripts/build-traefik.sh.
+func pinnedTraefik(t *testing.T, root string) string {
+	t.Helper()
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "build-traefik.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`TRAEFIK_VERSION:-(v[0-9.]+)`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal("no default TRAEFIK_VERSION in scripts/build-traefik.sh")
+	}
+	return string(m[1])
+}
+
+// The Helm values run the Traefik release the tests run, like
+// docker-compose.yml.
+func TestHelmValuesRunThePinnedTraefik(t *testing.T) {
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := helm.Load(filepath.Join(root, "traefik", "helm", "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := pinnedTraefik(t, root); v.Image.Tag != want {
+		t.Errorf("image.tag %q, want %s (scripts/build-traefik.sh)", v.Image.Tag, want)
+	}
+}

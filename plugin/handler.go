@@ -61,7 +61,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// A query is read only when it may hold the query key (named as such
 	// or percent-encoded): most queries are an app's own.
 	if hdr[hAuthorization] != nil || u.RawQuery != "" && mayHoldQueryKey(u.RawQuery) {
-		cr = readCredentials(req, hdr, u)
+		cr = readCredentials(hdr, u)
 		key += cr.key
 	}
 	// A browser sends the same Cookie header again and again: as sent, it
@@ -137,21 +137,21 @@ type credentials struct {
 // readCredentials takes the bearer token and the query key. The query work
 // is in a function of its own, called only for a query: under Yaegi a call
 // allocates a frame for every variable of the function called.
-func readCredentials(req *http.Request, hdr http.Header, u *url.URL) *credentials {
+func readCredentials(hdr http.Header, u *url.URL) *credentials {
 	cr := &credentials{}
 	if v := hdr[hAuthorization]; len(v) != 0 && strings.HasPrefix(v[0], "Bearer ") {
 		cr.bearer = v[0][len("Bearer "):]
 		cr.key = "\x00b" + cr.bearer
 	}
 	if u.RawQuery != "" {
-		readQueryKey(cr, req, u)
+		readQueryKey(cr, u)
 	}
 	return cr
 }
 
 // readQueryKey removes the query key from the query textually (the rest
 // keeps its order) and keeps its value.
-func readQueryKey(cr *credentials, req *http.Request, u *url.URL) {
+func readQueryKey(cr *credentials, u *url.URL) {
 	if !mayHoldQueryKey(u.RawQuery) {
 		return
 	}

@@ -60,7 +60,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	key := req.Host
 	// A query is read only when it may hold the query key (named as such
 	// or percent-encoded): most queries are an app's own.
-	if hdr[hAuthorization] != nil || u.RawQuery != "" && mayHoldQueryKey(u.RawQuery) {
+	if len(hdr[hAuthorization]) != 0 || u.RawQuery != "" && mayHoldQueryKey(u.RawQuery) {
 		cr = readCredentials(hdr, u)
 		key += cr.key
 	}
@@ -69,13 +69,13 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	// without our cookies. serveMiss reads the cookies when it misses.
 	if c := hdr[hCookie]; len(c) == 1 {
 		key += "\x00k" + c[0] // rawCookieKey, with no compiled call
-	} else if c != nil {
+	} else if len(c) != 0 {
 		key += rawCookieKey(c)
 	}
 	// The preview token, the SDK's credential: serveMiss reads it, and
 	// every path removes it.
 	tok := hdr[HeaderDaytonaPreviewToken]
-	if tok != nil {
+	if len(tok) != 0 {
 		key += "\x00p" + tok[0]
 	}
 	path := u.Path
@@ -102,7 +102,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			delete(hdr, hAuthorization)
 		}
 		delete(hdr, HeaderSkipLastActivity)
-		if tok != nil {
+		if len(tok) != 0 {
 			delete(hdr, HeaderDaytonaPreviewToken)
 		}
 		u.Path = d.prefix + path
@@ -227,7 +227,7 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 			"bad request: invalid preview host: expected {port}-{sandboxId}.{previewDomain} with a port from 1 to 65535")
 		return
 	}
-	if t.gateway || hdr[HeaderDaytonaPreviewToken] != nil || hdr[hCookie] != nil {
+	if t.gateway || len(hdr[HeaderDaytonaPreviewToken]) != 0 || len(hdr[hCookie]) != 0 {
 		serveMissWith(h, rw, req, key, cr, t)
 		return
 	}
@@ -250,7 +250,7 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 // preview token or cookies.
 func serveMissWith(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials, t *target) {
 	hdr := req.Header
-	if v := hdr[HeaderDaytonaPreviewToken]; v != nil {
+	if v := hdr[HeaderDaytonaPreviewToken]; len(v) != 0 {
 		delete(hdr, HeaderDaytonaPreviewToken)
 		if cr == nil {
 			cr = &credentials{}
@@ -261,7 +261,7 @@ func serveMissWith(h *handler, rw http.ResponseWriter, req *http.Request, key st
 	// decision already, cached for another Cookie header: then that
 	// decision is cached under this one too.
 	rawKey := ""
-	if c := hdr[hCookie]; c != nil {
+	if c := hdr[hCookie]; len(c) != 0 {
 		raw := rawCookieKey(c)
 		cr = readCookie(cr, req, hdr, c)
 		if h.cache != nil && !t.gateway {

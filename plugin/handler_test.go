@@ -994,3 +994,29 @@ func testDgramLines(t *testing.T, skip, last string) {
 		t.Errorf("datagrams %q, want one of %q", got, want)
 	}
 }
+
+// A middleware before ours may leave a header with no value: it is no
+// credential (and no panic), on a miss and on a hit alike.
+func TestEmptyHeaderValuesAreNoCredentials(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	for i := 0; i < 2; i++ {
+		req := httptest.NewRequest("GET", "http://3000-demo.localhost/p", nil)
+		req.RequestURI = req.URL.RequestURI()
+		for _, k := range []string{HeaderDaytonaPreviewToken, "Cookie", "Authorization"} {
+			req.Header[k] = []string{}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusTeapot || s.target != "/sandboxes/demo/toolbox/proxy/3000/p" {
+			t.Fatalf("request %d: status %d, target %q", i, rec.Code, s.target)
+		}
+	}
+	if f.count() != 1 {
+		t.Errorf("resolver asked %d times, want 1 (the second request is a hit)", f.count())
+	}
+	c := f.last()
+	if c.Get(HeaderPreviewToken) != "" || c.Get(HeaderCookie) != "" || c.Get(HeaderBearer) != "" {
+		t.Errorf("resolver got credentials: %v", c)
+	}
+}

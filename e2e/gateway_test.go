@@ -112,7 +112,6 @@ func TestBadHostsAre400(t *testing.T) {
 		"30a0-demo-public.localhost",  // not decimal
 		"3000-.localhost",             // no id
 		"3000-Demo_Public.localhost",  // not an id shape
-		"3000-demo-public.other.localhost",
 	} {
 		t.Run(host, func(t *testing.T) {
 			resp, body := get(t, gw, host, "/", nil)
@@ -121,6 +120,19 @@ func TestBadHostsAre400(t *testing.T) {
 	}
 	if after := runnerRequests(t, gw); after["r1"] != before["r1"] || after["r2"] != before["r2"] {
 		t.Errorf("bad hosts reached a runner: %v before, %v after", before, after)
+	}
+}
+
+// A preview host is one label under the preview domain: the router's
+// wildcard Host matches no deeper name, so Traefik answers 404 itself.
+func TestDeeperHostsAreNoPreviewHosts(t *testing.T) {
+	before := runnerRequests(t, gw)
+	resp, body := get(t, gw, "3000-demo-public.other.localhost", "/", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("status %s, want 404: %s", resp.Status, body)
+	}
+	if after := runnerRequests(t, gw); after["r1"] != before["r1"] || after["r2"] != before["r2"] {
+		t.Errorf("a deeper host reached a runner: %v before, %v after", before, after)
 	}
 }
 

@@ -67,11 +67,11 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 		routers["bench-bare"] = m{"entryPoints": web, "rule": "Host(`bare.bench`)", "service": upstreamSvc}
 		routers["bench-noop"] = m{"entryPoints": web, "rule": "Host(`noop.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-noop"}}
-		routers["bench-nocache"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.nocache\\.bench$`)", "service": upstreamSvc,
+		routers["bench-nocache"] = m{"entryPoints": web, "rule": "Host(`*.nocache.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-nocache"}}
-		routers["bench-nocache-http"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.nocachehttp\\.bench$`)", "service": upstreamSvc,
+		routers["bench-nocache-http"] = m{"entryPoints": web, "rule": "Host(`*.nocachehttp.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-nocache-http"}}
-		routers["bench-fauth"] = m{"entryPoints": web, "rule": "HostRegexp(`^.+\\.fauth\\.bench$`)", "service": upstreamSvc,
+		routers["bench-fauth"] = m{"entryPoints": web, "rule": "Host(`*.fauth.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-fauth", "bench-fauth-runner", "bench-fauth-path"}}
 		middlewares["bench-noop"] = m{"plugin": m{"benchnoop": m{}}}
 		// The plugin with its cache off, deciding over socket ("": HTTP).

@@ -72,7 +72,7 @@ func TestPluginConfigMapMountsAsThePluginTree(t *testing.T) {
 // a file, and on the chart's HTTPS entry point too: the Kubernetes gateway
 // is the dev stack's topology.
 func TestFileProviderIsTheDevConfiguration(t *testing.T) {
-	v := loadValues(t, `preview\\.example\\.com`, "localhost", "preview.example.com", "localhost")
+	v := loadValues(t, "preview.example.com", "localhost")
 	got, err := v.FileProviderConfig()
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,6 @@ const (
 	helmPlugin            = "previewgate"
 	helmResolverInternal  = "127.0.0.1:8081"
 	helmDomain            = "preview.example.com"
-	helmDomainRegexp      = `preview\\.example\\.com` // as written in the YAML source
 )
 
 // helmConfig is a stack's Traefik and resolver set up from Helm values as
@@ -41,7 +40,6 @@ func loadHelm(o Options, websecure string) (*helmConfig, error) {
 	v, err := helm.Load(o.Helm,
 		helmResolverInternal, o.ResolverInternal,
 		DevDecideSocket, DecideSocket(o.ResolverInternal),
-		helmDomainRegexp, "localhost",
 		helmDomain, "localhost")
 	if err != nil {
 		return nil, err

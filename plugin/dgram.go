@@ -51,7 +51,7 @@ func dialDgram(d *dgramClient) (*dgramConn, error) {
 // (nil for a request too long for a datagram).
 func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
 	msg := t.dgram + req.Method + " " + req.Host + " " + req.URL.RequestURI() + "\n"
-	if cr != nil || req.Header[HeaderSkipLastActivity] != nil {
+	if cr != nil || len(req.Header[HeaderSkipLastActivity]) != 0 {
 		msg += dgramTail(req, cr)
 	} else {
 		msg += dgramNoTail

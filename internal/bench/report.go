@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -59,8 +60,12 @@ type ScenarioReport struct {
 	// than a ratio of medians would.
 	RatioRPS float64 `json:"ratioRps"`
 	RatioP99 float64 `json:"ratioP99"`
-	Non2xx   int64   `json:"non2xx"`
-	Errors   int64   `json:"socketErrors"`
+	// RatioRPSMin and RatioRPSMax are the lowest and highest of the
+	// per-round req/s ratios: how far this machine's noise moves one pair.
+	RatioRPSMin float64 `json:"ratioRpsMin"`
+	RatioRPSMax float64 `json:"ratioRpsMax"`
+	Non2xx      int64   `json:"non2xx"`
+	Errors      int64   `json:"socketErrors"`
 }
 
 func newReport(o Options) *Report {
@@ -107,6 +112,9 @@ func (r *Report) addScenarios(scs []Scenario, results, paired map[string][]Resul
 			}
 		}
 		r.Scenarios[i].RatioRPS, r.Scenarios[i].RatioP99 = median(rps), median(p99)
+		if len(rps) > 0 {
+			r.Scenarios[i].RatioRPSMin, r.Scenarios[i].RatioRPSMax = slices.Min(rps), slices.Max(rps)
+		}
 	}
 }
 
@@ -137,10 +145,10 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%s · %s · %d CPUs · Traefik %s (CPUs %s) · wrk -t%d -c%d -d%s (CPUs %s) · %d rounds, medians\n\n",
 		r.When, r.Machine.CPU, r.Machine.CPUs, r.Machine.Traefik, orAll(r.Machine.TraefikCPUs),
 		r.Load.Threads, r.Load.Connections, r.Load.Duration, orAll(r.Machine.OtherCPUs), r.Rounds)
-	fmt.Fprintf(w, "| %-22s | %9s | %7s | %7s | %7s | %7s | %s |\n", "scenario", "req/s", "p50 ms", "p99 ms", "x bare", "p99 x", "non-2xx")
-	fmt.Fprintf(w, "|%s|%s:|%s:|%s:|%s:|%s:|%s|\n", strings.Repeat("-", 24), strings.Repeat("-", 10), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 9))
+	fmt.Fprintf(w, "| %-22s | %9s | %7s | %7s | %7s | %11s | %7s | %s |\n", "scenario", "req/s", "p50 ms", "p99 ms", "x bare", "rounds", "p99 x", "non-2xx")
+	fmt.Fprintf(w, "|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s|\n", strings.Repeat("-", 24), strings.Repeat("-", 10), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 12), strings.Repeat("-", 8), strings.Repeat("-", 9))
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(w, "| %-22s | %9.0f | %7.2f | %7.2f | %7.2f | %7.2f | %7d |\n", s.Name, s.RPS, s.P50ms, s.P99ms, s.RatioRPS, s.RatioP99, s.Non2xx+s.Errors)
+		fmt.Fprintf(w, "| %-22s | %9.0f | %7.2f | %7.2f | %7.2f | %4.2f-%4.2f | %7.2f | %7d |\n", s.Name, s.RPS, s.P50ms, s.P99ms, s.RatioRPS, s.RatioRPSMin, s.RatioRPSMax, s.RatioP99, s.Non2xx+s.Errors)
 	}
 	fmt.Fprintf(w, "\ncold path: %d concurrent first requests in %.2fs, statuses %v, API calls %v\n", r.Cold.Requests, r.Cold.Seconds, r.Cold.Statuses, r.Cold.APICalls)
 	fmt.Fprintf(w, "WebSocket round trip (µs): gateway p50 %.0f p99 %.0f · bare p50 %.0f p99 %.0f (%d each)\n",

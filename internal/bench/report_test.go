@@ -38,6 +38,29 @@ func TestRatiosArePairedWithTheBareRunBefore(t *testing.T) {
 	}
 }
 
+// The table and a missed budget show how far the rounds' ratios spread.
+func TestRatioRangeIsShown(t *testing.T) {
+	r := &Report{}
+	results := map[string][]Result{
+		ScBare:   {{RPS: 1000, P99ms: 10}, {RPS: 1000, P99ms: 10}, {RPS: 1000, P99ms: 10}},
+		ScCookie: {{RPS: 600, P99ms: 10}, {RPS: 700, P99ms: 10}, {RPS: 900, P99ms: 10}},
+	}
+	r.addScenarios([]Scenario{{Name: ScBare}, {Name: ScCookie}}, results, nil)
+	s := r.Scenario(ScCookie)
+	if s.RatioRPS != 0.7 || s.RatioRPSMin != 0.6 || s.RatioRPSMax != 0.9 {
+		t.Fatalf("ratio %.2f (%.2f-%.2f), want 0.70 (0.60-0.90)", s.RatioRPS, s.RatioRPSMin, s.RatioRPSMax)
+	}
+	var table strings.Builder
+	r.WriteTable(&table)
+	if !strings.Contains(table.String(), "0.60-0.90") {
+		t.Errorf("the table does not show the range:\n%s", table.String())
+	}
+	miss := strings.Join(DefaultBudgets.Check(r), "\n")
+	if !strings.Contains(miss, ScCookie+": 0.700 of bare Traefik's req/s (rounds 0.60-0.90)") {
+		t.Errorf("the miss does not show the range:\n%s", miss)
+	}
+}
+
 func TestBudgets(t *testing.T) {
 	good := &Report{
 		Scenarios: []ScenarioReport{

@@ -25,7 +25,7 @@ func (b Budgets) Check(r *Report) []string {
 		case s == nil:
 			miss = append(miss, name+": not measured")
 		case s.RatioRPS < b.CacheHitRPS:
-			miss = append(miss, fmt.Sprintf("%s: %.3f of bare Traefik's req/s (rounds %.2f-%.2f), budget >= %.2f", name, s.RatioRPS, s.RatioRPSMin, s.RatioRPSMax, b.CacheHitRPS))
+			miss = append(miss, rpsMiss(s, b.CacheHitRPS))
 		}
 		if s != nil && s.RatioP99 > b.CacheHitP99 {
 			miss = append(miss, fmt.Sprintf("%s: p99 %.3fx bare Traefik's, budget <= %.2fx", name, s.RatioP99, b.CacheHitP99))
@@ -37,7 +37,7 @@ func (b Budgets) Check(r *Report) []string {
 	if s := r.Scenario(ScNoCache); s == nil {
 		miss = append(miss, ScNoCache+": not measured")
 	} else if s.RatioRPS < b.CacheOffRPS {
-		miss = append(miss, fmt.Sprintf("%s: %.3f of bare Traefik's req/s (rounds %.2f-%.2f), budget >= %.2f", ScNoCache, s.RatioRPS, s.RatioRPSMin, s.RatioRPSMax, b.CacheOffRPS))
+		miss = append(miss, rpsMiss(s, b.CacheOffRPS))
 	}
 	if r.Cold.Requests == 0 || len(r.Cold.APICalls) == 0 {
 		miss = append(miss, "cold path: not measured")
@@ -59,4 +59,10 @@ func (b Budgets) Check(r *Report) []string {
 		miss = append(miss, fmt.Sprintf("scale: plugin cache %d entries over its bound %d (+1%%)", r.Scale.PluginCacheEntries, lim))
 	}
 	return miss
+}
+
+// rpsMiss says how far s's req/s ratio falls below budget, with the spread
+// of its rounds.
+func rpsMiss(s *ScenarioReport, budget float64) string {
+	return fmt.Sprintf("%s: %.3f of bare Traefik's req/s (rounds %.2f-%.2f), budget >= %.2f", s.Name, s.RatioRPS, s.RatioRPSMin, s.RatioRPSMax, budget)
 }

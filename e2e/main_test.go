@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -145,6 +146,17 @@ func wantError(t *testing.T, resp *http.Response, body []byte, status int, msgPa
 		t.Errorf("message %q does not contain %q", e.Message, msgPart)
 	}
 	return e
+}
+
+// reachesNoRunner runs f and fails the test if any runner's request count
+// moved meanwhile: what f sends must never be forwarded.
+func reachesNoRunner(t *testing.T, s *stack.Stack, what string, f func()) {
+	t.Helper()
+	before := runnerRequests(t, s)
+	f()
+	if after := runnerRequests(t, s); !maps.Equal(after, before) {
+		t.Errorf("%s reached a runner: %v before, %v after", what, before, after)
+	}
 }
 
 // runnerRequests reads the simulator's per-runner request counters.

@@ -50,7 +50,7 @@ func (r *Report) WritePNG(path string) error {
 		y := top + i*rowH
 		c := color.RGBA{0x4c, 0x78, 0xa8, 0xff} // ours
 		switch s.Name {
-		case ScRunner, ScBare, ScNoop, ScForwardAuth:
+		case ScRunner, ScBare, ScNoop, ScRewrite, ScForwardAuth:
 			c = color.RGBA{0xb0, 0xb0, 0xb0, 0xff} // references
 		}
 		w := int(s.RPS * scale)

@@ -102,7 +102,7 @@ func start(ctx context.Context, o Options) (*env, error) {
 			// pprof on the loopback-only admin entry point (Profile).
 			st["api"].(map[string]interface{})["debug"] = true
 		},
-		Plugins: []stack.LocalPlugin{noopPlugin},
+		Plugins: []stack.LocalPlugin{noopPlugin, rewritePlugin},
 	})
 	if err != nil {
 		up.Close()

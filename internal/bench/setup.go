@@ -6,10 +6,12 @@ import (
 
 // Names of what the benchmark adds to Traefik's configuration.
 const (
-	runnerKey    = "bench-r1-key"
-	noopModule   = "github.com/previewgate/benchnoop"
-	upstreamSvc  = "bench-upstream"
-	runnerPrefix = "/sandboxes/demo-public/toolbox/proxy/3000"
+	runnerKey     = "bench-r1-key"
+	noopModule    = "github.com/previewgate/benchnoop"
+	rewriteHost   = "3000-demo-public.rewrite.bench"
+	rewriteModule = "github.com/previewgate/benchrewrite"
+	upstreamSvc   = "bench-upstream"
+	runnerPrefix  = "/sandboxes/demo-public/toolbox/proxy/3000"
 )
 
 // noopPlugin is the floor: a Yaegi plugin whose ServeHTTP only calls next.
@@ -46,12 +48,77 @@ func (n *noop) ServeHTTP(rw http.ResponseWriter, req *http.Request) { n.next.Ser
 	},
 }
 
+// rewritePlugin is the floor of a cache hit: a Yaegi plugin that does the
+// least a hit must (a concurrent map lookup by Host, the runner key header,
+// the runner path prefix, the request target cleared, next) and nothing
+// else: no credentials, no checks, routing direct. It is a measuring stick,
+// not a gateway: it refuses nothing.
+var rewritePlugin = stack.LocalPlugin{
+	Name:   "benchrewrite",
+	Module: rewriteModule,
+	Files: map[string]string{
+		".traefik.yml": `displayName: previewgate benchmark rewrite floor
+type: middleware
+import: ` + rewriteModule + `
+summary: Rewrites one host's requests toward its runner path and nothing else (the benchmark's floor of a cache hit).
+testData:
+  host: 3000-x.rewrite.bench
+  prefix: /sandboxes/x/toolbox/proxy/3000
+  runnerAuth: Bearer key
+`,
+		"go.mod": "module " + rewriteModule + "\n\ngo 1.22\n",
+		"rewrite.go": `package benchrewrite
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+type Config struct {
+	Host       string ` + "`json:\"host,omitempty\"`" + `
+	Prefix     string ` + "`json:\"prefix,omitempty\"`" + `
+	RunnerAuth string ` + "`json:\"runnerAuth,omitempty\"`" + `
+}
+
+func CreateConfig() *Config { return &Config{} }
+
+type hit struct {
+	auth   []string
+	prefix string
+}
+
+type rewrite struct {
+	next http.Handler
+	hits *sync.Map // Host header -> *hit
+}
+
+func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
+	r := &rewrite{next: next, hits: &sync.Map{}}
+	r.hits.Store(config.Host, &hit{auth: []string{config.RunnerAuth}, prefix: config.Prefix})
+	return r, nil
+}
+
+func (r *rewrite) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	if v, ok := r.hits.Load(req.Host); ok {
+		h := v.(*hit)
+		req.Header["X-Daytona-Authorization"] = h.auth
+		req.URL.Path = h.prefix + req.URL.Path
+		req.RequestURI = ""
+	}
+	r.next.ServeHTTP(rw, req)
+}
+`,
+	},
+}
+
 type m = map[string]interface{}
 
 // benchDynamic adds the comparison routes beside the gateway's own:
 //
 //	bare.bench               Traefik alone, routing to the runner path
 //	noop.bench               the same with the no-op plugin
+//	*.rewrite.bench          the same with the rewrite-floor plugin
 //	*.nocache.bench          our plugin with its cache off (routing direct),
 //	                         deciding over the resolver's datagram socket
 //	*.nocachehttp.bench      the same without the socket: HTTP decisions
@@ -73,7 +140,10 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 			"middlewares": []interface{}{"bench-nocache-http"}}
 		routers["bench-fauth"] = m{"entryPoints": web, "rule": "Host(`*.fauth.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-fauth", "bench-fauth-runner", "bench-fauth-path"}}
+		routers["bench-rewrite"] = m{"entryPoints": web, "rule": "Host(`*.rewrite.bench`)", "service": upstreamSvc,
+			"middlewares": []interface{}{"bench-rewrite"}}
 		middlewares["bench-noop"] = m{"plugin": m{"benchnoop": m{}}}
+		middlewares["bench-rewrite"] = m{"plugin": m{"benchrewrite": m{"host": rewriteHost, "prefix": runnerPrefix, "runnerAuth": "Bearer " + runnerKey}}}
 		// The plugin with its cache off, deciding over socket ("": HTTP).
 		cacheOff := func(domain, socket string) m {
 			c := m{"previewDomains": []interface{}{domain}, "resolverURL": "http://" + resolverInternal,
@@ -109,6 +179,7 @@ const (
 	ScRunner       = "runner-direct"
 	ScBare         = "traefik-bare"
 	ScNoop         = "traefik-noop-plugin"
+	ScRewrite      = "traefik-rewrite-plugin"
 	ScPublic       = "gateway-public-hit"
 	ScToken        = "gateway-token-hit"
 	ScCookie       = "gateway-cookie-hit"
@@ -124,6 +195,7 @@ func scenarios(cookie string) []Scenario {
 		{ScRunner, "wrk to the runner stand-in, no Traefik", "", runnerPrefix + FastPath, []string{runnerAuthHead}, true},
 		{ScBare, "Traefik routing to the runner path, no middleware; paired with a scenario, it also sends that scenario's request headers", "bare.bench", runnerPrefix + FastPath, []string{runnerAuthHead}, false},
 		{ScNoop, "Traefik with a no-op Yaegi plugin (the floor)", "noop.bench", runnerPrefix + FastPath, []string{runnerAuthHead}, false},
+		{ScRewrite, "Traefik with a minimal rewriting Yaegi plugin: sync.Map lookup by Host, runner key header, path prefix, nothing else (the floor of a cache hit)", rewriteHost, FastPath, nil, false},
 		{ScPublic, "previewgate, cache hit, public sandbox", "3000-demo-public.localhost", FastPath, nil, false},
 		{ScToken, "previewgate, cache hit, private sandbox with X-Daytona-Preview-Token", "3000-demo-private.localhost", FastPath,
 			[]string{"X-Daytona-Preview-Token: " + privateToken}, false},

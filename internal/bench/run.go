@@ -445,11 +445,17 @@ func streamRoutes() (gateway, bare route) {
 		route{"bare.bench", runnerPrefix, []string{runnerAuthHead}}
 }
 
+// webSockets measures echo round trips through the gateway and bare
+// Traefik. Each round opens one connection through each and alternates
+// them message by message, so that both see the same moments of this VM
+// (a block of one route then a block of the other would let the VM's
+// drift, or what ran just before, fall on one of them).
 func webSockets(ctx context.Context, s *stack.Stack, rounds, n int) (Stream, error) {
 	gw, bare := streamRoutes()
 	var out [2][]time.Duration
 	msg := []byte("previewgate websocket benchmark message, 64 bytes long.........")
 	for round := 0; round < rounds; round++ {
+		var conns [2]*websocket.Conn
 		for i, rt := range []route{gw, bare} {
 			h := http.Header{}
 			for _, kv := range rt.headers {
@@ -460,19 +466,33 @@ func webSockets(ctx context.Context, s *stack.Stack, rounds, n int) (Stream, err
 			c, _, err := websocket.Dial(dctx, "ws://"+s.Web+rt.path+"/ws", &websocket.DialOptions{Host: rt.host, HTTPHeader: h})
 			cancel()
 			if err != nil {
+				if conns[0] != nil {
+					conns[0].CloseNow()
+				}
 				return Stream{}, fmt.Errorf("websocket via %s: %w", rt.host, err)
 			}
+			conns[i] = c
+		}
+		err := func() error {
 			for j := 0; j < n; j++ {
-				t0 := time.Now()
-				if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
-					return Stream{}, err
+				for i, c := range conns {
+					t0 := time.Now()
+					if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+						return err
+					}
+					if _, _, err := c.Read(ctx); err != nil {
+						return err
+					}
+					out[i] = append(out[i], time.Since(t0))
 				}
-				if _, _, err := c.Read(ctx); err != nil {
-					return Stream{}, err
-				}
-				out[i] = append(out[i], time.Since(t0))
 			}
+			return nil
+		}()
+		for _, c := range conns {
 			c.Close(websocket.StatusNormalClosure, "")
+		}
+		if err != nil {
+			return Stream{}, err
 		}
 	}
 	return Stream{Gateway: summarize(out[0]), Bare: summarize(out[1])}, nil

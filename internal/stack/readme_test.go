@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -54,5 +55,35 @@ func TestReadmeCommandsExist(t *testing.T) {
 	}
 	if !strings.Contains(ci, "\nmake test\n") {
 		t.Error(".ci/run does not run `make test`")
+	}
+}
+
+// Every relative link of the README and of the measurement log names a
+// file of the repository.
+func TestReadmeLinksExist(t *testing.T) {
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`\]\(([^)#\s]+)\)`)
+	for _, doc := range []string{"README.md", "docs/bench/README.md"} {
+		b, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			n++
+			if _, err := os.Stat(filepath.Join(root, filepath.Dir(doc), target)); err != nil {
+				t.Errorf("%s links to %s: %v", doc, target, err)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no relative links found (is the pattern right?)", doc)
+		}
 	}
 }

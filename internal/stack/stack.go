@@ -213,20 +213,18 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		if hc, err = loadHelm(o, websecure); err != nil {
 			return s, err
 		}
-		// The sidecar's environment from the values, then what only this
-		// stack knows: the simulator's API, a free public port.
-		env = append(hc.resolverEnv, "DAYTONA_API_URL="+st.APIURL, "PREVIEWGATE_PUBLIC_ADDR="+o.ResolverPublic, "API_CLIENT_TIMEOUT_SEC=5")
+		// The sidecar's environment from the values.
+		env = hc.resolverEnv
 	} else {
 		env = []string{
 			"PROXY_API_KEY=" + SimProxyAPIKey,
-			"DAYTONA_API_URL=" + st.APIURL,
 			"PREVIEWGATE_SECRET=" + o.Secret,
 			"PREVIEWGATE_INTERNAL_ADDR=" + o.ResolverInternal,
-			"PREVIEWGATE_PUBLIC_ADDR=" + o.ResolverPublic,
 			"PREVIEWGATE_DECIDE_SOCKET=" + DecideSocket(o.ResolverInternal),
-			"API_CLIENT_TIMEOUT_SEC=5",
 		}
 	}
+	// What only this stack knows: the simulator's API, a free public port.
+	env = append(env, "DAYTONA_API_URL="+st.APIURL, "PREVIEWGATE_PUBLIC_ADDR="+o.ResolverPublic, "API_CLIENT_TIMEOUT_SEC=5")
 	if o.Direct {
 		env = append(env, "PREVIEWGATE_ROUTING=direct")
 	} else if o.StaticRunners {

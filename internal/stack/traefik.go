@@ -10,10 +10,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// ModuleName is the plugin's module, as Traefik's local-plugin mode expects
-// it under ./plugins-local/src/.
-const ModuleName = pluginsrc.Module
-
 // traefikSetup is what the generated configuration needs to know.
 type traefikSetup struct {
 	root, dir        string

@@ -139,12 +139,27 @@ func answers200(what string, resp *http.Response, err error) error {
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := FreeAddrs(1)
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return a[0], nil
+}
+
+// FreeAddrs returns n loopback addresses with ports that were free a moment
+// ago, all different: each port is held until all are picked (a port closed
+// at once may be handed out again by the next pick).
+func FreeAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for len(addrs) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
 }
 
 // prefixWriter prefixes each write with the process name (dev stack output).

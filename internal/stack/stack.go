@@ -146,12 +146,24 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		_, _ = rand.Read(b[:])
 		o.Secret = "stack-" + hex.EncodeToString(b[:])
 	}
+	// Every address left empty gets a port of its own; a stack from Helm
+	// values also needs the chart's websecure entry point.
+	var websecure string
+	var unset []*string
 	for _, a := range []*string{&o.WebAddr, &o.AdminAddr, &o.ResolverInternal, &o.ResolverPublic, &o.SimAPIAddr} {
 		if *a == "" {
-			if *a, err = FreeAddr(); err != nil {
-				return nil, err
-			}
+			unset = append(unset, a)
 		}
+	}
+	if o.Helm != "" {
+		unset = append(unset, &websecure)
+	}
+	free, err := FreeAddrs(len(unset))
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range unset {
+		*a = free[i]
 	}
 	s = &Stack{opts: o, Web: o.WebAddr, Admin: o.AdminAddr, ResolverInternal: o.ResolverInternal,
 		ResolverPublic: o.ResolverPublic, SimAPI: "http://" + o.SimAPIAddr, Secret: o.Secret}
@@ -206,10 +218,6 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 	var env []string
 	var hc *helmConfig
 	if o.Helm != "" {
-		websecure, err := FreeAddr()
-		if err != nil {
-			return s, err
-		}
 		if hc, err = loadHelm(o, websecure); err != nil {
 			return s, err
 		}

@@ -37,7 +37,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	rounds := flag.Int("rounds", 5, "interleaved rounds of every scenario")
-	duration := flag.Duration("duration", 4*time.Second, "wrk duration per run (each scenario run follows a bare Traefik run of its own)")
+	duration := flag.Duration("duration", 4*time.Second, "wrk duration per run (each scenario run sits between two bare Traefik runs)")
 	conns := flag.Int("connections", 32, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	cold := flag.Int("cold", 1000, "concurrent first requests to one new sandbox")

@@ -82,9 +82,10 @@ func newReport(o Options) *Report {
 }
 
 // addScenarios summarises the rounds. A scenario's ratios are medians of
-// its rounds' ratios to the bare Traefik run paired with each (paired[name]
-// [i] ran just before results[name][i]); without pairs, to bare Traefik's
-// run of the same round.
+// its rounds' ratios to the bare Traefik result paired with each
+// (paired[name][i], the bracket of the bare runs just before and just
+// after results[name][i]); without pairs, to bare Traefik's run of the same
+// round.
 func (r *Report) addScenarios(scs []Scenario, results, paired map[string][]Result) {
 	for _, sc := range scs {
 		rs := results[sc.Name]

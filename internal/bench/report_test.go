@@ -120,3 +120,46 @@ func TestBareRunsCarryTheScenarioHeaders(t *testing.T) {
 		}
 	}
 }
+
+// Every scenario's run sits between two bare runs with its headers, and is
+// compared with their mean; a bare run is shared by neighbours only when
+// their headers are the same.
+func TestScenarioRunsAreBracketedByBareRuns(t *testing.T) {
+	bare := Scenario{Name: ScBare, Headers: []string{runnerAuthHead}}
+	scs := []Scenario{
+		bare,
+		{Name: ScPublic},
+		{Name: ScNoop, Headers: []string{runnerAuthHead}},
+		{Name: ScToken, Headers: []string{"X-Daytona-Preview-Token: t"}},
+	}
+	var seq []string
+	rps := 0.0
+	one := func(round int, sc Scenario) (Result, error) {
+		rps += 100
+		seq = append(seq, sc.Name+"("+strings.Join(sc.Headers, ",")+")")
+		return Result{RPS: rps, P99ms: rps / 100}, nil
+	}
+	paired, err := bracketed(2, scs, bare, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bt := ScBare+"("+runnerAuthHead+")", ScBare+"("+runnerAuthHead+",X-Daytona-Preview-Token: t)"
+	want := []string{
+		b, ScPublic + "()", b, ScNoop + "(" + runnerAuthHead + ")", b,
+		bt, ScToken + "(X-Daytona-Preview-Token: t)", bt,
+		b, ScPublic + "()", b, ScNoop + "(" + runnerAuthHead + ")", b,
+		bt, ScToken + "(X-Daytona-Preview-Token: t)", bt,
+	}
+	if strings.Join(seq, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("runs:\n%s\nwant:\n%s", strings.Join(seq, "\n"), strings.Join(want, "\n"))
+	}
+	// Runs 1..16 made 100..1600 req/s: public's first run (200) sits
+	// between 100 and 300, token's first (700) between 600 and 800, the
+	// second round's public (1000) between 900 and 1100.
+	for name, wantRPS := range map[string][]float64{ScPublic: {200, 1000}, ScNoop: {400, 1200}, ScToken: {700, 1500}} {
+		got := paired[name]
+		if len(got) != 2 || got[0].RPS != wantRPS[0] || got[1].RPS != wantRPS[1] || got[0].P99ms != wantRPS[0]/100 {
+			t.Errorf("%s brackets %+v, want req/s %v", name, got, wantRPS)
+		}
+	}
+}

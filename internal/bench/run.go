@@ -209,18 +209,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("%s warm-up: %w", sc.Name, err)
 		}
 	}
-	// Every scenario's run follows a bare Traefik run of its own, and its
-	// ratios are taken against that one: this VM's speed drifts within
-	// seconds, so a pair measured back to back is what compares. The bare
-	// run carries the scenario's own request headers (a preview token, a
-	// cookie), so that the pair differs only by what the gateway does.
+	// Every scenario's run is bracketed by bare Traefik runs, one just
+	// before and one just after, and its ratios are taken against their
+	// mean: this VM's speed drifts within seconds (consecutive bare runs
+	// differ by a sixth), so only runs back to back compare, and a drift
+	// across the pair cancels. The bare runs carry the scenario's own
+	// request headers (a preview token, a cookie), so that the pair differs
+	// only by what the gateway does; a bare run after one scenario is the
+	// one before the next when their headers are the same.
 	var bareSc Scenario
 	for _, sc := range scs {
 		if sc.Name == ScBare {
 			bareSc = sc
 		}
 	}
-	results, paired := map[string][]Result{}, map[string][]Result{}
+	results := map[string][]Result{}
 	one := func(round int, sc Scenario) (Result, error) {
 		res, err := RunWrk(ctx, o.Load, urlOf(sc), headersOf(sc))
 		if err != nil {
@@ -230,20 +233,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		results[sc.Name] = append(results[sc.Name], res)
 		return res, nil
 	}
-	for round := 1; round <= o.Rounds; round++ {
-		for _, sc := range scs {
-			if sc.Name == ScBare {
-				continue
-			}
-			bare, err := one(round, bareWith(bareSc, sc))
-			if err != nil {
-				return nil, err
-			}
-			if _, err := one(round, sc); err != nil {
-				return nil, err
-			}
-			paired[sc.Name] = append(paired[sc.Name], bare)
-		}
+	paired, err := bracketed(o.Rounds, scs, bareSc, one)
+	if err != nil {
+		return nil, err
 	}
 	r.addScenarios(scs, results, paired)
 
@@ -272,6 +264,51 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// bracketed runs every scenario but bare Traefik, round after round, each
+// between two bare Traefik runs with its headers (see Run), and returns
+// each run's bracket by scenario.
+func bracketed(rounds int, scs []Scenario, bare Scenario, one func(round int, sc Scenario) (Result, error)) (map[string][]Result, error) {
+	paired := map[string][]Result{}
+	var last Result // the last run, when it was bare with lastHeaders
+	var lastHeaders []string
+	haveLast := false
+	for round := 1; round <= rounds; round++ {
+		for _, sc := range scs {
+			if sc.Name == ScBare {
+				continue
+			}
+			b := bareWith(bare, sc)
+			if !haveLast || !slices.Equal(lastHeaders, b.Headers) {
+				var err error
+				if last, err = one(round, b); err != nil {
+					return nil, err
+				}
+			}
+			before := last
+			if _, err := one(round, sc); err != nil {
+				return nil, err
+			}
+			after, err := one(round, b)
+			if err != nil {
+				return nil, err
+			}
+			last, lastHeaders, haveLast = after, b.Headers, true
+			paired[sc.Name] = append(paired[sc.Name], bracket(before, after))
+		}
+	}
+	return paired, nil
+}
+
+// bracket is what a scenario's run is compared with: the mean of the bare
+// Traefik runs just before and just after it.
+func bracket(before, after Result) Result {
+	return Result{
+		RPS:   (before.RPS + after.RPS) / 2,
+		P50ms: (before.P50ms + after.P50ms) / 2,
+		P99ms: (before.P99ms + after.P99ms) / 2,
+	}
 }
 
 // bareWith is the bare Traefik scenario sending sc's request headers too

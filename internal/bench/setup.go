@@ -119,6 +119,8 @@ type m = map[string]interface{}
 //	bare.bench               Traefik alone, routing to the runner path
 //	noop.bench               the same with the no-op plugin
 //	*.rewrite.bench          the same with the rewrite-floor plugin
+//	*.direct.bench           our plugin routing direct (one runner): no
+//	                         child router
 //	*.nocache.bench          our plugin with its cache off (routing direct),
 //	                         deciding over the resolver's datagram socket
 //	*.nocachehttp.bench      the same without the socket: HTTP decisions
@@ -140,6 +142,8 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 			"middlewares": []interface{}{"bench-nocache-http"}}
 		routers["bench-fauth"] = m{"entryPoints": web, "rule": "Host(`*.fauth.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-fauth", "bench-fauth-runner", "bench-fauth-path"}}
+		routers["bench-direct"] = m{"entryPoints": web, "rule": "Host(`*.direct.bench`)", "service": upstreamSvc,
+			"middlewares": []interface{}{"bench-direct"}}
 		routers["bench-rewrite"] = m{"entryPoints": web, "rule": "Host(`*.rewrite.bench`)", "service": upstreamSvc,
 			"middlewares": []interface{}{"bench-rewrite"}}
 		middlewares["bench-noop"] = m{"plugin": m{"benchnoop": m{}}}
@@ -155,6 +159,11 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 		}
 		middlewares["bench-nocache"] = cacheOff("nocache.bench", decideSocket)
 		middlewares["bench-nocache-http"] = cacheOff("nocachehttp.bench", "")
+		// The plugin as shipped for one runner (dynamic-direct.yml): no
+		// runner header, so no child router; the rewrite floor's routing.
+		middlewares["bench-direct"] = m{"plugin": m{"previewgate": m{"previewDomains": []interface{}{"direct.bench"},
+			"resolverURL": "http://" + resolverInternal, "resolverSecretFile": secretFile, "resolverSocket": decideSocket,
+			"routing": "direct"}}}
 		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": "http://" + resolverInternal + "/v1/forward-auth"}}
 		middlewares["bench-fauth-runner"] = m{"headers": m{"customRequestHeaders": m{"X-Daytona-Authorization": "Bearer " + runnerKey}}}
 		middlewares["bench-fauth-path"] = m{"replacePathRegex": m{"regex": "^/(.*)", "replacement": runnerPrefix + "/$1"}}
@@ -186,6 +195,7 @@ const (
 	ScNoCache      = "gateway-cache-off"
 	ScForwardAuth  = "traefik-forwardauth"
 	ScNoCacheHTTP  = "gateway-cache-off-http"
+	ScDirect       = "gateway-public-direct"
 	privateToken   = "demopreviewtoken0000000000000001"
 	runnerAuthHead = "X-Daytona-Authorization: Bearer " + runnerKey
 )
@@ -201,6 +211,7 @@ func scenarios(cookie string) []Scenario {
 			[]string{"X-Daytona-Preview-Token: " + privateToken}, false},
 		{ScCookie, "previewgate, cache hit, private sandbox with the auth cookie", "3000-demo-private.localhost", FastPath,
 			[]string{"Cookie: theme=dark; daytona-sandbox-auth-demo-private=" + cookie}, false},
+		{ScDirect, "previewgate, cache hit, public sandbox, routing direct (one runner, as dynamic-direct.yml): no child router, the rewrite floor's routing", "3000-demo-public.direct.bench", FastPath, nil, false},
 		{ScNoCache, "previewgate with the plugin cache off, as shipped: one datagram decision per request", "3000-demo-public.nocache.bench", FastPath, nil, false},
 		{ScNoCacheHTTP, "previewgate with the plugin cache off and no resolverSocket: one HTTP decision call per request", "3000-demo-public.nocachehttp.bench", FastPath, nil, false},
 		{ScForwardAuth, "Traefik ForwardAuth to the resolver + headers + replacePathRegex", "3000-demo-public.fauth.bench", FastPath, nil, false},

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -81,15 +80,8 @@ func start(ctx context.Context, o Options) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	secretFile := filepath.Join(o.Dir, "previewgate-secret")
-	internal, err := stack.FreeAddr()
-	if err != nil {
-		up.Close()
-		return nil, err
-	}
-	decideSocket := stack.DecideSocket(internal)
 	s, err := stack.Start(ctx, stack.Options{
-		Root: o.Root, Dir: o.Dir, Bins: o.Bins, ResolverInternal: internal,
+		Root: o.Root, Dir: o.Dir, Bins: o.Bins,
 		Runners: []string{
 			"r1=127.0.0.1:0,key=" + runnerKey + ",url=" + up.URL(),
 			"r2=127.0.0.1:0,key=bench-r2-key,url=" + up.URL(),
@@ -97,7 +89,7 @@ func start(ctx context.Context, o Options) (*env, error) {
 		StaticRunners: true,
 		ResolverEnv:   []string{"PREVIEWGATE_FORWARD_AUTH=true", "LOG_LEVEL=warn"},
 		TraefikCPUs:   o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
-		ExtraDynamic: benchDynamic(up.URL(), internal, secretFile, decideSocket),
+		ExtraDynamic: benchDynamic(up.URL()),
 		ExtraStatic: func(st map[string]interface{}) {
 			// pprof on the loopback-only admin entry point (Profile).
 			st["api"].(map[string]interface{})["debug"] = true

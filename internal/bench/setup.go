@@ -126,11 +126,17 @@ type m = map[string]interface{}
 //	*.nocachehttp.bench      the same without the socket: HTTP decisions
 //	*.fauth.bench            Traefik's ForwardAuth to the resolver, plus the
 //	                         runner key and path a user would add by hand
-func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string) func(map[string]interface{}) {
+//
+// Our plugin's instances reach the resolver the way the gateway's own
+// middleware does: its address, decision socket and secret file are read
+// from it (the stack picks them).
+func benchDynamic(upstreamURL string) func(map[string]interface{}) {
 	return func(d map[string]interface{}) {
 		h := d["http"].(map[string]interface{})
 		routers := h["routers"].(map[string]interface{})
 		middlewares := h["middlewares"].(map[string]interface{})
+		gw := middlewares["previewgate"].(map[string]interface{})["plugin"].(map[string]interface{})["previewgate"].(map[string]interface{})
+		resolverURL, decideSocket, secretFile := gw["resolverURL"].(string), gw["resolverSocket"].(string), gw["resolverSecretFile"].(string)
 		services := h["services"].(map[string]interface{})
 		web := []interface{}{"web"}
 		routers["bench-bare"] = m{"entryPoints": web, "rule": "Host(`bare.bench`)", "service": upstreamSvc}
@@ -150,7 +156,7 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 		middlewares["bench-rewrite"] = m{"plugin": m{"benchrewrite": m{"host": rewriteHost, "prefix": runnerPrefix, "runnerAuth": "Bearer " + runnerKey}}}
 		// The plugin with its cache off, deciding over socket ("": HTTP).
 		cacheOff := func(domain, socket string) m {
-			c := m{"previewDomains": []interface{}{domain}, "resolverURL": "http://" + resolverInternal,
+			c := m{"previewDomains": []interface{}{domain}, "resolverURL": resolverURL,
 				"resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0}
 			if socket != "" {
 				c["resolverSocket"] = socket
@@ -162,9 +168,9 @@ func benchDynamic(upstreamURL, resolverInternal, secretFile, decideSocket string
 		// The plugin as shipped for one runner (dynamic-direct.yml): no
 		// runner header, so no child router; the rewrite floor's routing.
 		middlewares["bench-direct"] = m{"plugin": m{"previewgate": m{"previewDomains": []interface{}{"direct.bench"},
-			"resolverURL": "http://" + resolverInternal, "resolverSecretFile": secretFile, "resolverSocket": decideSocket,
+			"resolverURL": resolverURL, "resolverSecretFile": secretFile, "resolverSocket": decideSocket,
 			"routing": "direct"}}}
-		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": "http://" + resolverInternal + "/v1/forward-auth"}}
+		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": resolverURL + "/v1/forward-auth"}}
 		middlewares["bench-fauth-runner"] = m{"headers": m{"customRequestHeaders": m{"X-Daytona-Authorization": "Bearer " + runnerKey}}}
 		middlewares["bench-fauth-path"] = m{"replacePathRegex": m{"regex": "^/(.*)", "replacement": runnerPrefix + "/$1"}}
 		services[upstreamSvc] = m{"loadBalancer": m{"passHostHeader": false, "servers": []interface{}{m{"url": upstreamURL}}}}

@@ -6,9 +6,13 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/previewgate/previewgate/internal/stack"
 )
@@ -50,5 +54,44 @@ func TestBenchPluginsCompile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The benchmark's instances of our plugin, and its ForwardAuth, reach the
+// resolver the way the gateway's own middleware does: the stack picks that
+// address (all of its addresses together), the benchmark reads it back.
+func TestBenchRoutesUseTheGatewaysResolver(t *testing.T) {
+	root, err := stack.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "traefik", "dynamic.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]interface{}
+	if err := yaml.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	benchDynamic("http://127.0.0.1:1")(d)
+	mws := d["http"].(map[string]interface{})["middlewares"].(map[string]interface{})
+	plugin := func(name string) map[string]interface{} {
+		return mws[name].(map[string]interface{})["plugin"].(map[string]interface{})["previewgate"].(map[string]interface{})
+	}
+	gw := plugin("previewgate")
+	for _, name := range []string{"bench-nocache", "bench-direct"} {
+		c := plugin(name)
+		for _, k := range []string{"resolverURL", "resolverSocket", "resolverSecretFile"} {
+			if c[k] != gw[k] {
+				t.Errorf("%s: %s %v, the gateway's is %v", name, k, c[k], gw[k])
+			}
+		}
+	}
+	if c := plugin("bench-nocache-http"); c["resolverURL"] != gw["resolverURL"] || c["resolverSocket"] != nil {
+		t.Errorf("bench-nocache-http: resolverURL %v (gateway %v), resolverSocket %v (want none)", c["resolverURL"], gw["resolverURL"], c["resolverSocket"])
+	}
+	fauth := mws["bench-fauth"].(map[string]interface{})["forwardAuth"].(map[string]interface{})["address"]
+	if want := gw["resolverURL"].(string) + "/v1/forward-auth"; fauth != want {
+		t.Errorf("ForwardAuth address %v, want %s", fauth, want)
 	}
 }

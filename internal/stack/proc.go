@@ -137,15 +137,6 @@ func answers200(what string, resp *http.Response, err error) error {
 	return nil
 }
 
-// FreeAddr returns a loopback address with a port that was free a moment ago.
-func FreeAddr() (string, error) {
-	a, err := FreeAddrs(1)
-	if err != nil {
-		return "", err
-	}
-	return a[0], nil
-}
-
 // FreeAddrs returns n loopback addresses with ports that were free a moment
 // ago, all different: each port is held until all are picked (a port closed
 // at once may be handed out again by the next pick).

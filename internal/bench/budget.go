@@ -68,10 +68,11 @@ func rpsMiss(s *ScenarioReport, budget float64) string {
 }
 
 // floors words what the floors measured in the same run, so that a missed
-// hit budget reads against the least any Yaegi plugin cost then.
+// hit budget reads against the least any Yaegi plugin cost then, and what
+// the public hit measured without the child router (routing direct).
 func floors(r *Report) string {
 	out := ""
-	for _, name := range []string{ScRewrite, ScNoop} {
+	for _, name := range []string{ScDirect, ScRewrite, ScNoop} {
 		if s := r.Scenario(name); s != nil {
 			out += fmt.Sprintf("; %s %.3f (%.2f-%.2f)", name, s.RatioRPS, s.RatioRPSMin, s.RatioRPSMax)
 		}

@@ -61,15 +61,17 @@ func TestRatioRangeIsShown(t *testing.T) {
 	}
 }
 
-// A missed hit budget shows what the floors measured in the same run.
+// A missed hit budget shows what the floors, and the public hit routing
+// direct, measured in the same run.
 func TestHitMissShowsTheFloors(t *testing.T) {
 	r := &Report{Scenarios: []ScenarioReport{
 		{Scenario: Scenario{Name: ScNoop}, RatioRPS: 0.85, RatioRPSMin: 0.8, RatioRPSMax: 0.9},
+		{Scenario: Scenario{Name: ScDirect}, RatioRPS: 0.78, RatioRPSMin: 0.72, RatioRPSMax: 0.9},
 		{Scenario: Scenario{Name: ScRewrite}, RatioRPS: 0.8, RatioRPSMin: 0.7, RatioRPSMax: 0.95},
 		{Scenario: Scenario{Name: ScToken}, RatioRPS: 0.7, RatioRPSMin: 0.6, RatioRPSMax: 0.8},
 	}}
 	miss := strings.Join(DefaultBudgets.Check(r), "\n")
-	want := ScToken + ": 0.700 of bare Traefik's req/s (rounds 0.60-0.80), budget >= 0.75; " + ScRewrite + " 0.800 (0.70-0.95); " + ScNoop + " 0.850 (0.80-0.90)"
+	want := ScToken + ": 0.700 of bare Traefik's req/s (rounds 0.60-0.80), budget >= 0.75; " + ScDirect + " 0.780 (0.72-0.90); " + ScRewrite + " 0.800 (0.70-0.95); " + ScNoop + " 0.850 (0.80-0.90)"
 	if !strings.Contains(miss, want) {
 		t.Errorf("the miss does not show the floors:\n%s\nwant a line with\n%s", miss, want)
 	}

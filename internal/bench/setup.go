@@ -154,22 +154,24 @@ func benchDynamic(upstreamURL string) func(map[string]interface{}) {
 			"middlewares": []interface{}{"bench-rewrite"}}
 		middlewares["bench-noop"] = m{"plugin": m{"benchnoop": m{}}}
 		middlewares["bench-rewrite"] = m{"plugin": m{"benchrewrite": m{"host": rewriteHost, "prefix": runnerPrefix, "runnerAuth": "Bearer " + runnerKey}}}
-		// The plugin with its cache off, deciding over socket ("": HTTP).
-		cacheOff := func(domain, socket string) m {
+		// Our plugin routing direct to the upstream service, deciding over
+		// socket ("": HTTP only), with its cache on or off.
+		ours := func(domain, socket string, cacheOff bool) m {
 			c := m{"previewDomains": []interface{}{domain}, "resolverURL": resolverURL,
-				"resolverSecretFile": secretFile, "routing": "direct", "cacheSize": 0}
+				"resolverSecretFile": secretFile, "routing": "direct"}
 			if socket != "" {
 				c["resolverSocket"] = socket
 			}
+			if cacheOff {
+				c["cacheSize"] = 0
+			}
 			return m{"plugin": m{"previewgate": c}}
 		}
-		middlewares["bench-nocache"] = cacheOff("nocache.bench", decideSocket)
-		middlewares["bench-nocache-http"] = cacheOff("nocachehttp.bench", "")
+		middlewares["bench-nocache"] = ours("nocache.bench", decideSocket, true)
+		middlewares["bench-nocache-http"] = ours("nocachehttp.bench", "", true)
 		// The plugin as shipped for one runner (dynamic-direct.yml): no
 		// runner header, so no child router; the rewrite floor's routing.
-		middlewares["bench-direct"] = m{"plugin": m{"previewgate": m{"previewDomains": []interface{}{"direct.bench"},
-			"resolverURL": resolverURL, "resolverSecretFile": secretFile, "resolverSocket": decideSocket,
-			"routing": "direct"}}}
+		middlewares["bench-direct"] = ours("direct.bench", decideSocket, false)
 		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": resolverURL + "/v1/forward-auth"}}
 		middlewares["bench-fauth-runner"] = m{"headers": m{"customRequestHeaders": m{"X-Daytona-Authorization": "Bearer " + runnerKey}}}
 		middlewares["bench-fauth-path"] = m{"replacePathRegex": m{"regex": "^/(.*)", "replacement": runnerPrefix + "/$1"}}

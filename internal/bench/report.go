@@ -156,9 +156,10 @@ func (r *Report) WriteTable(w io.Writer) {
 		r.WebSocket.Gateway.P50us, r.WebSocket.Gateway.P99us, r.WebSocket.Bare.P50us, r.WebSocket.Bare.P99us, r.WebSocket.Gateway.N)
 	fmt.Fprintf(w, "SSE first event (µs): gateway p50 %.0f p99 %.0f · bare p50 %.0f p99 %.0f (%d each)\n",
 		r.SSE.Gateway.P50us, r.SSE.Gateway.P99us, r.SSE.Bare.P50us, r.SSE.Bare.P99us, r.SSE.Gateway.N)
-	fmt.Fprintf(w, "scale: %d sandboxes in %.1fs (%d failed) · resolver RSS %.1f → %.1f MiB · Traefik RSS %.1f → %.1f MiB · plugin cache %d entries (bound %d)\n",
+	fmt.Fprintf(w, "scale: %d sandboxes in %.1fs (%d failed) · resolver RSS %.1f → %.1f MiB · Traefik RSS %.1f → %.1f MiB · plugin cache %d entries (bound %d) · Traefik idle CPU %.1f %% → %.1f %%\n",
 		r.Scale.Sandboxes, r.Scale.Seconds, r.Scale.Failed, r.Scale.ResolverRSSBeforeMiB, r.Scale.ResolverRSSAfterMiB,
-		r.Scale.TraefikRSSBeforeMiB, r.Scale.TraefikRSSAfterMiB, r.Scale.PluginCacheEntries, r.Scale.PluginCacheLimit)
+		r.Scale.TraefikRSSBeforeMiB, r.Scale.TraefikRSSAfterMiB, r.Scale.PluginCacheEntries, r.Scale.PluginCacheLimit,
+		r.Scale.TraefikIdleCPUBeforePercent, r.Scale.TraefikIdleCPUAfterPercent)
 }
 
 func orAll(s string) string {

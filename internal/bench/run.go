@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -567,12 +568,21 @@ type Scale struct {
 	TraefikRSSAfterMiB   float64 `json:"traefikRssAfterMiB"`
 	PluginCacheEntries   int     `json:"pluginCacheEntries"`
 	PluginCacheLimit     int     `json:"pluginCacheLimit"`
+	// Traefik's CPU use while no request comes, before the warm-up and
+	// with the warmed decisions cached: what keeping them costs (the
+	// plugin's sweeper shares Traefik's one core with the requests).
+	TraefikIdleCPUBeforePercent float64 `json:"traefikIdleCpuBeforePercent"`
+	TraefikIdleCPUAfterPercent  float64 `json:"traefikIdleCpuAfterPercent"`
 }
+
+// idleWindow is how long Traefik's idle CPU use is sampled.
+const idleWindow = 3 * time.Second
 
 func scale(s *stack.Stack, n int) (Scale, error) {
 	sc := Scale{Sandboxes: n}
 	_, resolverPID, traefikPID := s.PIDs()
 	sc.ResolverRSSBeforeMiB, sc.TraefikRSSBeforeMiB = rssMiB(resolverPID), rssMiB(traefikPID)
+	sc.TraefikIdleCPUBeforePercent = idleCPUPercent(traefikPID)
 	ids := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -626,7 +636,42 @@ func scale(s *stack.Stack, n int) (Scale, error) {
 		return sc, fmt.Errorf("gateway health: %w", err)
 	}
 	sc.PluginCacheEntries, sc.PluginCacheLimit = h.Cache.Entries, h.Cache.Limit
+	sc.TraefikIdleCPUAfterPercent = idleCPUPercent(traefikPID)
 	return sc, nil
+}
+
+// idleCPUPercent samples a process's CPU time (user and system) over
+// idleWindow, in percent of one core; -1 when /proc cannot tell.
+func idleCPUPercent(pid int) float64 {
+	t0, ok0 := cpuTicks(pid)
+	time.Sleep(idleWindow)
+	t1, ok1 := cpuTicks(pid)
+	if !ok0 || !ok1 {
+		return -1
+	}
+	// /proc counts in USER_HZ, 100 per second on Linux.
+	return float64(t1-t0) / 100 / idleWindow.Seconds() * 100
+}
+
+// cpuTicks reads utime + stime from /proc/<pid>/stat.
+func cpuTicks(pid int) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted after its closing one (utime and stime are fields 14, 15).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	return u + s, err1 == nil && err2 == nil
 }
 
 // rssMiB reads a process's resident set size.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // These benchmarks run compiled (go test -bench) and interpreted
@@ -109,6 +110,41 @@ func BenchmarkMissCacheOff(b *testing.B) {
 func BenchmarkMissCacheOffDatagram(b *testing.B) {
 	h := benchHandlerWith(b, "http://127.0.0.1:9", rawDgramResolver(b), 0)
 	benchServe(b, h, "3000-demo-public.localhost", "/fast", nil)
+}
+
+// fullCache is a cache at its bound of n live decisions, expiring over
+// the next minute.
+func fullCache(n int) (*decisionCache, int64) {
+	c := &decisionCache{limit: int64(n)}
+	now := time.Now().UnixNano()
+	for i := 0; i < n; i++ {
+		c.put("3000-s"+strconv.Itoa(i)+".localhost", &decision{expires: now + int64(time.Minute)*int64(i)/int64(n)}, now)
+	}
+	return c, now
+}
+
+// BenchmarkSweepNoneDue is the sweeper's pass over a cache of 10,000
+// decisions of which none expired: what Traefik pays every SweepInterval
+// for keeping them.
+func BenchmarkSweepNoneDue(b *testing.B) {
+	c, now := fullCache(10000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.removeExpired(now)
+	}
+}
+
+// BenchmarkStoreFull is a store into a full cache of 10,000: the miss
+// that makes room pays for it.
+func BenchmarkStoreFull(b *testing.B) {
+	c, now := fullCache(10000)
+	d := &decision{expires: now + int64(time.Hour)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.put("3000-new"+strconv.Itoa(i)+".localhost", d, now)
+	}
 }
 
 // rawDgramResolver answers every datagram with one fixed forward decision.

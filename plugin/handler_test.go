@@ -649,16 +649,67 @@ func TestRepeatedCookieHeader(t *testing.T) {
 	}
 }
 
-// A full cache keeps about half of its live decisions, not none.
-func TestFullCacheKeepsHalf(t *testing.T) {
-	c := &decisionCache{limit: 100}
+// A full cache makes room by dropping the decisions that expire soonest,
+// down to fifteen sixteenths of its bound, and keeps the rest.
+func TestFullCacheDropsTheSoonestToExpire(t *testing.T) {
+	c := &decisionCache{limit: 160}
 	now := time.Now().UnixNano()
-	for i := 0; i < 101; i++ {
-		c.put("k"+strings.Repeat("x", i), &decision{expires: now + int64(time.Hour)}, now)
+	key := func(i int) string { return "k" + strconv.Itoa(i) }
+	// The later the store, the sooner it expires (a second apart: one
+	// bucket each).
+	for i := 0; i <= 160; i++ {
+		c.put(key(i), &decision{expires: now + int64(time.Hour) - int64(i)*int64(time.Second)}, now)
 	}
-	if n := c.len(); n < 40 || n > 60 {
-		t.Errorf("after overflowing a bound of 100 the cache holds %d, want about 50", n)
+	if n := c.len(); n != 150 {
+		t.Errorf("after overflowing a bound of 160 the cache holds %d, want 150", n)
 	}
+	for i := 0; i <= 160; i++ {
+		if kept := c.get(key(i)) != nil; kept != (i < 150) {
+			t.Errorf("decision %d kept %v, want %v", i, kept, i < 150)
+		}
+	}
+	if r := indexed(c); r != c.len() {
+		t.Errorf("expiry index holds %d records for %d decisions", r, c.len())
+	}
+}
+
+// removeExpired takes the expired decisions, also from the bucket that
+// holds live ones, and no live one; a replaced decision's old record does
+// not remove the new one.
+func TestRemoveExpired(t *testing.T) {
+	c := &decisionCache{limit: 100}
+	// Mid-bucket, so that now-1 and now+1 share a bucket.
+	now := time.Now().UnixNano()/int64(SweepInterval)*int64(SweepInterval) + int64(SweepInterval)/2
+	c.put("past", &decision{expires: now - int64(time.Minute)}, now)
+	c.put("expired", &decision{expires: now - 1}, now)
+	c.put("live", &decision{expires: now + 1}, now)
+	c.put("replaced", &decision{expires: now - 1}, now)
+	c.put("replaced", &decision{expires: now + int64(time.Minute)}, now)
+	if left := c.removeExpired(now); left != 2 {
+		t.Errorf("removeExpired left %d, want 2", left)
+	}
+	for key, want := range map[string]bool{"past": false, "expired": false, "live": true, "replaced": true} {
+		if got := c.get(key) != nil; got != want {
+			t.Errorf("%s kept %v, want %v", key, got, want)
+		}
+	}
+	if left := c.removeExpired(now + 2); left != 1 || c.get("live") != nil {
+		t.Errorf("a sweep after its expiry left %d, live kept %v", left, c.get("live") != nil)
+	}
+	if r := indexed(c); r != 1 {
+		t.Errorf("expiry index holds %d records, want 1", r)
+	}
+}
+
+// indexed counts the records in c's expiry index.
+func indexed(c *decisionCache) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, recs := range c.index {
+		n += len(recs)
+	}
+	return n
 }
 
 // A miss and a hit rewrite every form of request target alike, and what
@@ -954,9 +1005,9 @@ func TestDatagramDecisions(t *testing.T) {
 	})
 }
 
-// Stores racing past the bound sweep once, not once each: the cache keeps
-// about half of its bound instead of emptying itself (under Yaegi, a
-// sweep is slow enough for the others to overlap it).
+// Stores racing past the bound make room one at a time: the cache keeps
+// between fifteen sixteenths of its bound and the bound, and its expiry
+// index no record of a dropped decision.
 func TestConcurrentStoresPastTheBound(t *testing.T) {
 	c := &decisionCache{limit: 4000}
 	now := time.Now().UnixNano()
@@ -971,8 +1022,11 @@ func TestConcurrentStoresPastTheBound(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
-	if n := c.len(); n < 1000 || n > 4000+32 {
-		t.Errorf("after 16000 stores past a bound of 4000 the cache holds %d, want between 1000 and 4032", n)
+	if n := c.len(); n < 3750 || n > 4000 {
+		t.Errorf("after 16000 stores past a bound of 4000 the cache holds %d, want between 3750 and 4000", n)
+	}
+	if r := indexed(c); r != c.len() {
+		t.Errorf("expiry index holds %d records for %d decisions", r, c.len())
 	}
 }
 

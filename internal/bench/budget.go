@@ -54,7 +54,7 @@ func (b Budgets) Check(r *Report) []string {
 	if ws.Bare.P50us <= 0 || ws.Gateway.P50us > b.WebSocketP50*ws.Bare.P50us {
 		miss = append(miss, fmt.Sprintf("WebSocket round trip p50 %.0f µs, bare Traefik %.0f µs, budget <= %.2fx", ws.Gateway.P50us, ws.Bare.P50us, b.WebSocketP50))
 	}
-	// The bound is kept to within the stores in flight while a sweep runs.
+	// The bound holds but for the stores in flight (in the map, not yet counted).
 	if lim := r.Scale.PluginCacheLimit; lim > 0 && r.Scale.PluginCacheEntries > lim+lim/100 {
 		miss = append(miss, fmt.Sprintf("scale: plugin cache %d entries over its bound %d (+1%%)", r.Scale.PluginCacheEntries, lim))
 	}

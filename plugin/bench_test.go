@@ -113,12 +113,12 @@ func BenchmarkMissCacheOffDatagram(b *testing.B) {
 }
 
 // fullCache is a cache at its bound of n live decisions, expiring over
-// the next minute.
+// the next hour (a cacheMaxTTL of 1h: 7,200 buckets to walk).
 func fullCache(n int) (*decisionCache, int64) {
 	c := &decisionCache{limit: int64(n)}
 	now := time.Now().UnixNano()
 	for i := 0; i < n; i++ {
-		c.put("3000-s"+strconv.Itoa(i)+".localhost", &decision{expires: now + int64(time.Minute)*int64(i)/int64(n)}, now)
+		c.put("3000-s"+strconv.Itoa(i)+".localhost", &decision{expires: now + int64(time.Hour)*int64(i)/int64(n)}, now)
 	}
 	return c, now
 }

@@ -131,32 +131,32 @@ func (c *decisionCache) put(key string, d *decision, now int64) {
 
 // evict makes room in a full cache (c.mu held): the expired decisions go,
 // then, while it is still full, the ones that expire soonest, down to
-// fifteen sixteenths of the bound.
+// fifteen sixteenths of the bound. It walks the buckets upwards from
+// first, once: at most cacheMaxTTL / SweepInterval of them.
 func (c *decisionCache) evict(now int64) {
 	limit := atomic.LoadInt64(&c.limit)
 	if c.expire(now) <= limit {
 		return
 	}
-	for atomic.LoadInt64(&c.n) > limit-limit/16 && len(c.index) > 0 {
-		// The lowest bucket: the index spans at most cacheMaxTTL.
-		b := int64(-1)
-		for k := range c.index {
-			if b < 0 || k < b {
-				b = k
-			}
+	keep := limit - limit/16
+	b := c.first
+	for ; atomic.LoadInt64(&c.n) > keep && len(c.index) > 0; b++ {
+		recs, ok := c.index[b]
+		if !ok {
+			continue
 		}
-		recs := c.index[b]
 		i := 0
-		for i < len(recs) && atomic.LoadInt64(&c.n) > limit-limit/16 {
+		for i < len(recs) && atomic.LoadInt64(&c.n) > keep {
 			c.remove(recs[i])
 			i++
 		}
-		if i == len(recs) {
-			delete(c.index, b)
-		} else {
+		if i < len(recs) {
 			c.index[b] = recs[i:]
+			break
 		}
+		delete(c.index, b)
 	}
+	c.first = b
 }
 
 func (c *decisionCache) len() int {

@@ -167,8 +167,13 @@ func (c *Client) IsPublic(ctx context.Context, sandboxID string) (bool, error) {
 
 // ValidateToken reports whether token is the sandbox's preview token:
 // GET /preview/{id}/validate/{token}.
+//
+// A token that is not of the shape Daytona mints (validToken) is refused
+// without a call: it goes into the path, and a "../" in it, escaped as
+// "..%2F", would name another endpoint to a proxy in front of the API that
+// decodes and cleans paths.
 func (c *Client) ValidateToken(ctx context.Context, sandboxID, token string) (bool, error) {
-	if token == "" {
+	if !validToken(token) {
 		return false, nil
 	}
 	return c.yesNo(ctx, call{
@@ -176,6 +181,19 @@ func (c *Client) ValidateToken(ctx context.Context, sandboxID, token string) (bo
 		path:     "/preview/" + url.PathEscape(sandboxID) + "/validate/" + url.PathEscape(token),
 		secrets:  []string{token, url.PathEscape(token)},
 	})
+}
+
+// MaxTokenLength bounds a preview token (Daytona's are 32 characters).
+const MaxTokenLength = 256
+
+// tokenChars are the characters of a preview token: Daytona mints
+// nanoid(32) lower-cased ([0-9a-z_-]); upper case is let through.
+const tokenChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+// validToken reports whether t can be a preview token: 1 to MaxTokenLength
+// of tokenChars, so that it is one plain path segment (never "." or "..").
+func validToken(t string) bool {
+	return t != "" && len(t) <= MaxTokenLength && strings.Trim(t, tokenChars) == ""
 }
 
 // HasAccess reports whether the holder of userToken (a JWT or a user API

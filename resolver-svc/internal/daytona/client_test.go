@@ -96,6 +96,33 @@ func TestYesNoEndpoints(t *testing.T) {
 	}
 }
 
+// A token that Daytona could not have minted is refused without a call:
+// in the path, "../" (escaped "..%2F") would name another endpoint to a
+// proxy in front of the API that decodes and cleans paths.
+func TestMalformedTokensAreRefusedWithoutACall(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusOK) // what /config or /public of a public sandbox would say
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL)
+	for _, tok := range []string{"", ".", "..", "../../../config", "..%2F..%2Fconfig", "a/b", "a b", "tok?x=1", "tok#f",
+		"t\x00k", "tok%00", strings.Repeat("a", daytona.MaxTokenLength+1)} {
+		ok, err := c.ValidateToken(context.Background(), sandbox, tok)
+		if ok || err != nil {
+			t.Errorf("ValidateToken(%q) = %v, %v; want false, nil", tok, ok, err)
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d API calls for malformed tokens, want none", n)
+	}
+	// Daytona's own shape (and upper case) still asks the API.
+	if ok, err := c.ValidateToken(context.Background(), sandbox, "abc_DEF-0123456789abcdefghijklmn"); !ok || err != nil || calls.Load() != 1 {
+		t.Errorf("a well-formed token: %v, %v after %d calls; want true, nil after 1", ok, err, calls.Load())
+	}
+}
+
 func TestHasAccessCallsAsTheUser(t *testing.T) {
 	api := fakeAPI(t)
 	c := newClient(t, api.URL())

@@ -270,7 +270,7 @@ func (c *Config) Summary() []any {
 		cacheKind = "redis " + c.Redis.Addr
 	}
 	return []any{
-		"api", c.Daytona.BaseURL,
+		"api", redacted(c.Daytona.BaseURL),
 		"internal_addr", c.Server.InternalAddr,
 		"public_addr", c.Server.PublicAddr,
 		"metrics_addr", c.Server.MetricsAddr,
@@ -401,11 +401,11 @@ func (l *loader) staticRunners(name string) map[string]string {
 		id, u = strings.TrimSpace(id), strings.TrimSpace(u)
 		switch {
 		case !ok:
-			l.bad(name, fmt.Sprintf("%q is not id=url", item))
+			l.bad(name, fmt.Sprintf("%q is not id=url", redacted(item)))
 		case !runners.ValidID(id):
 			l.bad(name, fmt.Sprintf("runner id %q must be 1-%d characters of [A-Za-z0-9-]", id, runners.MaxIDLength))
 		case !runners.ValidURL(u):
-			l.bad(name, fmt.Sprintf("runner %s: %q is not an http(s) URL without query or user info", id, u))
+			l.bad(name, fmt.Sprintf("runner %s: %q is not an http(s) URL without query or user info", id, redacted(u)))
 		case out[id] != "":
 			l.bad(name, fmt.Sprintf("runner %s is listed twice", id))
 		default:
@@ -413,6 +413,18 @@ func (l *loader) staticRunners(name string) map[string]string {
 		}
 	}
 	return out
+}
+
+// redacted is s with the password of a URL's user info replaced (what a
+// log line or a configuration error may show of a URL).
+func redacted(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if strings.Contains(s, "@") {
+		return "(a URL with user info)"
+	}
+	return s
 }
 
 // errText keeps the reason of a file error without repeating its path

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -137,5 +138,22 @@ func TestEveryVariableHasADocumentedDefault(t *testing.T) {
 			t.Errorf("%s: duplicate or undocumented", v.Name)
 		}
 		seen[v.Name] = true
+	}
+}
+
+// A URL's password never shows: not in the start-up summary, not in a
+// configuration error.
+func TestURLPasswordsAreRedacted(t *testing.T) {
+	env := append(base(), "DAYTONA_API_URL=http://proxy:s3cr3tpass@api:3000/api")
+	c, err := Load(env, noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprint(c.Summary()...); strings.Contains(s, "s3cr3tpass") || !strings.Contains(s, "api:3000") {
+		t.Errorf("summary %q shows the password or not the API", s)
+	}
+	_, err = Load(append(base(), "PREVIEWGATE_STATIC_RUNNERS=r1=http://u:s3cr3tpass@a:1,http://u:s3cr3tpass@b:2"), noFiles)
+	if err == nil || strings.Contains(err.Error(), "s3cr3tpass") || !strings.Contains(err.Error(), "runner r1") {
+		t.Errorf("error %v shows the password or not the runner", err)
 	}
 }

@@ -400,7 +400,11 @@ func (c *Client) attempt(ctx context.Context, cl call) (body []byte, retry bool,
 			return nil, true, transportError(rerr)
 		}
 		return body, false, nil
-	case retryable(status):
+	case retryable(status) || status >= 400 && !isAPIErrorBody(body):
+		// A 4xx that is not the API's own error JSON (an ingress's HTML
+		// page, a firewall's refusal) says nothing of the sandbox: retried,
+		// then unavailable, never a cached "no" (Daytona's client does the
+		// same: it cannot decode the error).
 		return nil, true, &APIError{Endpoint: cl.endpoint, StatusCode: status, Message: parseAPIMessage(body, c.secrets(cl))}
 	case status == http.StatusUnauthorized && !cl.asUser:
 		return nil, false, &APIError{Endpoint: cl.endpoint, StatusCode: status, Message: parseAPIMessage(body, c.secrets(cl)), kind: ErrUnauthorized}

@@ -367,17 +367,45 @@ func TestNetworkErrorIsUnavailableAndRedacted(t *testing.T) {
 	}
 }
 
+// A 4xx that is not the API's error JSON (an ingress's HTML page, a
+// gateway's own JSON, a firewall's refusal) says nothing of the sandbox:
+// retried, then unavailable, never a definite (cached) "no". Daytona's
+// client cannot decode it either and retries.
+func TestForeignErrorBodiesAreNoAnswer(t *testing.T) {
+	for _, body := range []string{``, `<html>404 Not Found</html>`, `{"message":"no Route matched with those values"}`,
+		`{"statusCode":404,"message":"x"}`, `{"statusCode":404,"timestamp":"yesterday"}`, `[404]`} {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(body))
+		}))
+		c := newClient(t, srv.URL)
+		ok, err := c.IsPublic(context.Background(), sandbox)
+		_, rerr := c.RunnerBySandbox(context.Background(), sandbox)
+		srv.Close()
+		if ok || !errors.Is(err, daytona.ErrUnavailable) || errors.Is(err, daytona.ErrNotFound) {
+			t.Errorf("body %q: IsPublic = %v, %v; want unavailable", body, ok, err)
+		}
+		if !errors.Is(rerr, daytona.ErrUnavailable) || errors.Is(rerr, daytona.ErrNotFound) {
+			t.Errorf("body %q: RunnerBySandbox err = %v; want unavailable", body, rerr)
+		}
+		if n := calls.Load(); n != 6 {
+			t.Errorf("body %q: %d calls, want 3 attempts each", body, n)
+		}
+	}
+}
+
 func TestAPIErrorMessage(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
 		{"message string", `{"path":"/api/x","timestamp":"2026-01-01T00:00:00Z","statusCode":404,"error":"Not Found","message":"Runner not found"}`, "runner_by_sandbox: 404 Not Found: Runner not found"},
-		{"message list", `{"statusCode":400,"error":"Bad Request","message":["id must be a UUID","port too big"]}`, "id must be a UUID, port too big"},
-		{"error only", `{"statusCode":404,"error":"Not Found"}`, ": Not Found"},
-		{"not json", `<html>nope</html>`, "runner_by_sandbox: 404 Not Found"},
-		{"control characters", `{"message":"a\u0000b\nc"}`, ": abc"},
-		{"proxy key echoed", `{"message":"bad key ` + proxyKey + `"}`, "bad key [redacted]"},
-		{"long", `{"message":"` + strings.Repeat("é", 300) + `"}`, "…"},
+		{"message list", `{"timestamp":"2026-01-01T00:00:00.123Z","statusCode":400,"error":"Bad Request","message":["id must be a UUID","port too big"]}`, "id must be a UUID, port too big"},
+		{"error only", `{"timestamp":"2026-01-01T00:00:00Z","statusCode":404,"error":"Not Found"}`, ": Not Found"},
+		{"control characters", `{"timestamp":"2026-01-01T00:00:00Z","statusCode":404,"message":"a\u0000b\nc"}`, ": abc"},
+		{"proxy key echoed", `{"timestamp":"2026-01-01T00:00:00Z","statusCode":404,"message":"bad key ` + proxyKey + `"}`, "bad key [redacted]"},
+		{"long", `{"timestamp":"2026-01-01T00:00:00Z","statusCode":404,"message":"` + strings.Repeat("é", 300) + `"}`, "…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -73,6 +74,21 @@ type apiErrorBody struct {
 	StatusCode int             `json:"statusCode"`
 	Error      string          `json:"error"`
 	Message    json.RawMessage `json:"message"`
+}
+
+// isAPIErrorBody reports whether body is the API's error JSON: an object
+// with the status code and an RFC 3339 timestamp, as the NestJS filter
+// writes it (what Daytona's generated client needs to decode an error).
+func isAPIErrorBody(body []byte) bool {
+	var e struct {
+		StatusCode int    `json:"statusCode"`
+		Timestamp  string `json:"timestamp"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.StatusCode == 0 {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339, e.Timestamp)
+	return err == nil
 }
 
 const maxMessage = 200

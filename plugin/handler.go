@@ -116,6 +116,9 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 // forwardHit forwards a request whose decision was cached, the way
 // ServeHTTP does for a plain request target.
 func forwardHit(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
+	if refusedOpaque(rw, req) {
+		return
+	}
 	if d.setCookie {
 		req.Header[hCookie] = d.cookies
 	}
@@ -132,7 +135,13 @@ type credentials struct {
 	// key and cookieKey are appended to the Host header to make the cache
 	// key.
 	key, cookieKey string
+	// badQueryKey: the query key holds a control character (refused).
+	badQueryKey bool
 }
+
+// controlChars are the bytes no credential may hold.
+const controlChars = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
 
 // readCredentials takes the bearer token and the query key. The query work
 // is in a function of its own, called only for a query: under Yaegi a call
@@ -156,8 +165,16 @@ func readQueryKey(cr *credentials, u *url.URL) {
 		return
 	}
 	if tok, rest, found := takeQueryKey(u.RawQuery); found {
-		cr.queryToken = tok
 		u.RawQuery = rest
+		if strings.ContainsAny(tok, controlChars) {
+			// A decoded %00 would make the key ambiguous (its parts are
+			// joined by NUL), a %0A an impossible header: serveMiss
+			// refuses it, and no decision is cached under this key.
+			cr.badQueryKey = true
+			cr.key += "\x00!"
+			return
+		}
+		cr.queryToken = tok
 		cr.key += "\x00q" + tok
 	}
 }
@@ -188,6 +205,20 @@ func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) b
 	return true
 }
 
+// refusedOpaque answers 400 to an opaque request target
+// ("GET http:x:/sandboxes/other/... HTTP/1.1"): Go parses it with an empty
+// Path, which a forward would rewrite, while a proxy that sends
+// URL.RequestURI() would send the Opaque part as it is, with the runner
+// key (Traefik refuses such targets itself since v3.7.13). ServeHTTP sends
+// every request with an empty Path here or to forwardHit.
+func refusedOpaque(rw http.ResponseWriter, req *http.Request) bool {
+	if req.URL.Opaque == "" {
+		return false
+	}
+	writeError(rw, req, http.StatusBadRequest, "bad request: the request target must be a path")
+	return true
+}
+
 // rawCookieKey is the part of the cache key that ServeHTTP makes of the
 // Cookie header lines as sent (HTTP/2 clients may split the header).
 func rawCookieKey(c []string) string {
@@ -213,6 +244,13 @@ func newTarget(c *resolverClient, path string, gateway bool) *target {
 // miss, stays here; the others go on in serveMissWith (under Yaegi every
 // call allocates the whole frame of the function called).
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
+	if refusedOpaque(rw, req) {
+		return
+	}
+	if cr != nil && cr.badQueryKey {
+		writeError(rw, req, http.StatusBadRequest, "bad request: "+QueryAuthKey+" holds a control character")
+		return
+	}
 	hdr := req.Header
 	// The runner header and its credential are the plugin's alone: every
 	// client copy goes (a forward overwrites them, other answers never
@@ -295,13 +333,17 @@ func serveMissWith(h *handler, rw http.ResponseWriter, req *http.Request, key st
 func parseHost(h *handler, raw string) *target {
 	host := raw
 	if i := strings.IndexByte(host, ':'); i >= 0 {
+		if _, ok := ParsePort(host[i+1:]); !ok {
+			return nil
+		}
 		host = host[:i]
 	}
-	host = strings.ToLower(host)
+	// A fully qualified name's trailing dot (Traefik's Host rule accepts it).
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	t := h.gatewayTarget
 	if !h.gateway[host] {
 		label := ""
-		for _, s := range h.suffixes {
+		for _, s := range h.suffixes { // longest first
 			if len(host) > len(s) && strings.HasSuffix(host, s) {
 				label = host[:len(host)-len(s)]
 				break
@@ -533,24 +575,32 @@ func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Resp
 // capped by cacheMaxTTL; without a TTL nothing is cached.
 func store(h *handler, key string, d *decision, ttl string) {
 	secs, err := strconv.Atoi(ttl)
-	if err != nil || secs <= 0 {
+	if err != nil || secs <= 0 || len(key) > MaxCacheKey {
 		return
 	}
-	t := int64(secs) * int64(time.Second)
-	if t > h.maxTTL {
-		t = h.maxTTL
+	t := h.maxTTL
+	if int64(secs) < t/int64(time.Second) {
+		t = int64(secs) * int64(time.Second) // no overflow: below maxTTL
 	}
 	now := time.Now().UnixNano()
 	d.expires = now + t
 	h.cache.put(key, d, now)
 }
 
+// MaxCacheKey bounds a cache key: the Host header and the credentials (or
+// the Cookie header) as sent. The cache bounds its entries, not their
+// size: without this, a client could fill it with decisions for a public
+// sandbox keyed by megabytes of made-up credentials. A request with a
+// longer key still works; it is not cached (a browser's long Cookie header
+// still finds its cookie's decision).
+const MaxCacheKey = 4096
+
 // storeAlias caches a copy of the cached decision d under key, a Cookie
 // header as sent, with the header that is left once our cookies are
 // removed; it expires with d.
 func storeAlias(h *handler, key string, d *decision, cookies []string) {
-	if d.expires == 0 {
-		return // d was not cached
+	if d.expires == 0 || len(key) > MaxCacheKey {
+		return // d was not cached, or the Cookie header is too long to key
 	}
 	a := *d
 	a.setCookie = true

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -176,6 +177,9 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		return nil, fmt.Errorf("%w %q: %s", ErrConfig, name, strings.Join(problems, "; "))
 	}
 
+	// The longest preview domain first: with example.test and
+	// preview.example.test, 3000-x.preview.example.test is sandbox x.
+	sort.Slice(h.suffixes, func(i, j int) bool { return len(h.suffixes[i]) > len(h.suffixes[j]) })
 	h.setRunner = h.runnerHeader != ""
 	h.runnerHeaderOrDefault = h.runnerHeader
 	if !h.setRunner {
@@ -187,13 +191,27 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	}
 	h.gatewayTarget = newTarget(h.resolver, DecidePath+"/"+RouteGateway, true)
 	if config.CacheSize > 0 && maxTTL > 0 {
-		h.cache = sharedCache(name+"\x00"+config.ResolverURL, config.CacheSize)
+		// A cache per middleware name and everything a cached decision
+		// depends on: a changed configuration starts afresh rather than
+		// reuse decisions made for another routing or other hosts.
+		h.cache = sharedCache(strings.Join(append([]string{name, config.ResolverURL, config.Routing, h.runnerHeader,
+			strings.Join(h.suffixes, ",")}, sortedKeys(h.gateway)...), "\x00"), config.CacheSize)
 		h.maxTTL = int64(maxTTL)
 		h.hits = &h.cache.m
 	} else {
 		h.hits = &sync.Map{} // nothing is stored in it
 	}
 	return h, nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // normalizeDomain lower-cases d and checks that it is a plain host name.

@@ -1,0 +1,191 @@
+package plugin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An opaque request target ("GET http:x:/sandboxes/other/... HTTP/1.1")
+// has an empty Path: a forward would rewrite the Path while a proxy that
+// sends URL.RequestURI() sends the Opaque part, runner key attached. It
+// is refused on a miss and on a hit alike, and never forwarded.
+func TestOpaqueTargetsAreRefused(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	opaque := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
+		req.URL.Path = ""
+		req.URL.Opaque = "x:/sandboxes/other/toolbox/files"
+		req.RequestURI = "http:x:/sandboxes/other/toolbox/files"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := opaque(); rec.Code != http.StatusBadRequest || s.called || f.count() != 0 {
+		t.Fatalf("miss: status %d, forwarded %v, resolver calls %d", rec.Code, s.called, f.count())
+	}
+	if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusTeapot {
+		t.Fatalf("plain request: status %d", rec.Code)
+	}
+	s.called = false
+	if rec := opaque(); rec.Code != http.StatusBadRequest || s.called {
+		t.Fatalf("hit: status %d, forwarded %v", rec.Code, s.called)
+	}
+}
+
+// The Host header's port must be a port (what follows ':' was dropped
+// unread, and remembered as sent); a fully qualified name's trailing dot
+// is the same host.
+func TestHostPortsAndTrailingDots(t *testing.T) {
+	for _, c := range []struct {
+		host string
+		want int
+	}{
+		{"3000-demo.localhost:8000", http.StatusTeapot},
+		{"3000-demo.localhost.", http.StatusTeapot},
+		{"3000-demo.localhost.:8000", http.StatusTeapot},
+		{"3000-demo.localhost:", http.StatusBadRequest},
+		{"3000-demo.localhost:x", http.StatusBadRequest},
+		{"3000-demo.localhost:99999", http.StatusBadRequest},
+		{"3000-demo.localhost:8000" + strings.Repeat("0", 1000), http.StatusBadRequest},
+		{"3000-demo.localhost..", http.StatusBadRequest},
+	} {
+		f := &fakeResolver{}
+		h, _, _ := newTestHandler(t, f, nil)
+		rec := serve(h, "GET", "http://x/p", map[string]string{"Host": c.host})
+		if rec.Code != c.want {
+			t.Errorf("%.40q: status %d, want %d", c.host, rec.Code, c.want)
+			continue
+		}
+		if c.want == http.StatusTeapot && (f.last().Get(tSandbox) != "demo" || f.last().Get(tPort) != "3000") {
+			t.Errorf("%q: asked for %s:%s", c.host, f.last().Get(tSandbox), f.last().Get(tPort))
+		}
+	}
+}
+
+// With nested preview domains the longest one is the domain, whatever
+// their order.
+func TestLongestPreviewDomainWins(t *testing.T) {
+	for _, domains := range [][]string{{"example.test", "preview.example.test"}, {"preview.example.test", "example.test"}} {
+		f := &fakeResolver{}
+		h, _, _ := newTestHandler(t, f, func(c *Config) { c.PreviewDomains = domains })
+		if rec := serve(h, "GET", "http://3000-abc.preview.example.test/", nil); rec.Code != http.StatusTeapot || f.last().Get(tSandbox) != "abc" {
+			t.Errorf("%v: status %d", domains, rec.Code)
+		}
+		if rec := serve(h, "GET", "http://3000-abc.example.test/", nil); rec.Code != http.StatusTeapot {
+			t.Errorf("%v: the shorter domain: status %d", domains, rec.Code)
+		}
+	}
+}
+
+// A query key with a control character is refused before the resolver is
+// asked: a decoded %00 would make the cache key ambiguous (its parts are
+// joined by NUL: ?KEY=X%00cV with no cookie was the key of ?KEY=X with
+// the cookie V), a %0A cannot be sent on as a header.
+func TestQueryKeysWithControlCharactersAreRefused(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	// Another client's decision: query key X and the sandbox cookie V.
+	if rec := serve(h, "GET", "http://3000-demo.localhost/p?"+QueryAuthKey+"=X", map[string]string{"Cookie": "daytona-sandbox-auth-demo=V"}); rec.Code != http.StatusTeapot {
+		t.Fatalf("status %d", rec.Code)
+	}
+	calls := f.count()
+	for _, q := range []string{"X%00cV", "X%00kdaytona-sandbox-auth-demo=V", "a%0Ab", "a%7Fb"} {
+		s.called = false
+		rec := serve(h, "GET", "http://3000-demo.localhost/p?"+QueryAuthKey+"="+q, nil)
+		if rec.Code != http.StatusBadRequest || s.called {
+			t.Errorf("%s: status %d, forwarded %v", q, rec.Code, s.called)
+		}
+	}
+	if f.count() != calls {
+		t.Errorf("the resolver was asked %d times", f.count()-calls)
+	}
+}
+
+// Keys longer than MaxCacheKey are not cached (the cache bounds its
+// entries, not their size): made-up credentials on a public sandbox ask
+// the resolver each time, and a long Cookie header finds its cookie's
+// decision without an alias.
+func TestLongKeysAreNotCached(t *testing.T) {
+	f := &fakeResolver{}
+	hh, _, _ := newTestHandler(t, f, nil)
+	h := hh.(*handler)
+	long := strings.Repeat("z", MaxCacheKey)
+	for i := 0; i < 2; i++ {
+		if rec := serve(h, "GET", "http://3000-demo.localhost/", map[string]string{"Authorization": "Bearer " + long}); rec.Code != http.StatusTeapot {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if f.count() != 2 {
+		t.Errorf("long bearer: %d resolver calls, want 2 (not cached)", f.count())
+	}
+	cookie := "daytona-sandbox-auth-demo=V; pad=" + long
+	for i := 0; i < 2; i++ {
+		if rec := serve(h, "GET", "http://3000-demo.localhost/", map[string]string{"Cookie": cookie}); rec.Code != http.StatusTeapot {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if f.count() != 3 {
+		t.Errorf("long Cookie header: %d resolver calls, want 3 (its cookie's decision cached once)", f.count())
+	}
+	h.cache.m.Range(func(k, v interface{}) bool {
+		if len(k.(string)) > MaxCacheKey {
+			t.Errorf("a key of %d bytes is cached", len(k.(string)))
+		}
+		return true
+	})
+}
+
+// A resolver TTL too large to count in nanoseconds is capped, not wrapped
+// into the past.
+func TestHugeTTLsAreCapped(t *testing.T) {
+	hh, _, _ := newTestHandler(t, &fakeResolver{}, nil)
+	h := hh.(*handler)
+	now := time.Now().UnixNano()
+	for _, ttl := range []string{"9300000000", "9223372036854775807", "31"} {
+		d := &decision{}
+		store(h, "3000-demo.localhost\x00"+ttl, d, ttl)
+		if d.expires < now || d.expires > time.Now().UnixNano()+h.maxTTL {
+			t.Errorf("ttl %s: expires in %v, want at most cacheMaxTTL", ttl, time.Duration(d.expires-now))
+		}
+	}
+}
+
+// Decisions are cached per configuration: a change of routing (or of
+// hosts) does not reuse decisions made for the old one.
+func TestCachesArePerConfiguration(t *testing.T) {
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	build := func(mod func(*Config)) *decisionCache {
+		cfg := CreateConfig()
+		cfg.PreviewDomains = []string{"localhost"}
+		cfg.ResolverURL = "http://127.0.0.1:9"
+		cfg.ResolverSecret = testSecret
+		if mod != nil {
+			mod(cfg)
+		}
+		h, err := New(context.Background(), next, cfg, t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.(*handler).cache
+	}
+	base := build(nil)
+	if build(nil) != base {
+		t.Error("the same configuration got another cache")
+	}
+	for name, mod := range map[string]func(*Config){
+		"routing":     func(c *Config) { c.Routing = RoutingDirect },
+		"domains":     func(c *Config) { c.PreviewDomains = []string{"localhost", "preview.test"} },
+		"gateway":     func(c *Config) { c.GatewayHosts = []string{"gw.localhost"} },
+		"header":      func(c *Config) { c.RunnerHeader = "X-Other-Runner" },
+		"resolverURL": func(c *Config) { c.ResolverURL = "http://127.0.0.1:10" },
+	} {
+		if build(mod) == base {
+			t.Errorf("%s changed, the cache stayed", name)
+		}
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,5 +167,89 @@ func TestRedisDown(t *testing.T) {
 func TestNewRedisNeedsAddr(t *testing.T) {
 	if _, err := cache.NewRedis(cache.RedisConfig{}); err == nil {
 		t.Fatal("want an error")
+	}
+}
+
+// blackhole is a TCP server that accepts connections and reads what comes
+// but never answers: a hung Redis. read counts the bytes it got.
+func blackhole(t *testing.T) (addr string, read func() int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					k, err := c.Read(buf)
+					n.Add(int64(k))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), n.Load
+}
+
+// After a failed command the cache stays away from the server for its
+// cooldown: every command is a miss at once (decide.ErrCacheSkipped) and
+// nothing reaches the server; then it tries again.
+func TestRedisCoolsDownAfterAFailure(t *testing.T) {
+	addr, read := blackhole(t)
+	r, err := cache.NewRedis(cache.RedisConfig{Addr: addr, Timeout: 50 * time.Millisecond, Cooldown: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	ctx := context.Background()
+	if _, _, err := r.Get(ctx, "k"); err == nil || errors.Is(err, decide.ErrCacheSkipped) {
+		t.Fatalf("first Get: %v, want the server's failure", err)
+	}
+	before := read()
+	if before == 0 {
+		t.Fatal("the first Get did not reach the server")
+	}
+	if _, _, err := r.Get(ctx, "k"); !errors.Is(err, decide.ErrCacheSkipped) {
+		t.Errorf("Get in the cooldown: %v", err)
+	}
+	if err := r.Set(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, decide.ErrCacheSkipped) {
+		t.Errorf("Set in the cooldown: %v", err)
+	}
+	if _, err := r.SetNX(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, decide.ErrCacheSkipped) {
+		t.Errorf("SetNX in the cooldown: %v", err)
+	}
+	if read() != before {
+		t.Errorf("the server got %d more bytes in the cooldown", read()-before)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if _, _, err := r.Get(ctx, "k"); err == nil || errors.Is(err, decide.ErrCacheSkipped) || read() == before {
+		t.Errorf("after the cooldown: %v, server bytes %d -> %d", err, before, read())
+	}
+}
+
+// A miss (redis.Nil) and a caller that gives up are no failure of the
+// server: no cooldown.
+func TestRedisMissesStartNoCooldown(t *testing.T) {
+	r := newRedis(t)
+	ctx := context.Background()
+	if _, ok, err := r.Get(ctx, "absent"); ok || err != nil {
+		t.Fatalf("miss: %v %v", ok, err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := r.Get(gone, "absent"); err == nil {
+		t.Fatal("a cancelled Get succeeded")
+	}
+	if err := r.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Errorf("Set after a miss and a cancelled Get: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,11 +32,19 @@ type RedisConfig struct {
 	// Timeout bounds dialing and each command. Default 300 ms: a cache
 	// that is slower than that is worse than none.
 	Timeout time.Duration
+	// Cooldown is how long the cache stays away from the server after a
+	// command failed: commands then answer decide.ErrCacheSkipped at once
+	// (a miss). Default 5 s. Without it a hung server cost every command
+	// its timeout, and a decision makes up to nine: 504 for all.
+	Cooldown time.Duration
 }
 
 // Redis is a cache shared by every resolver that uses the same server.
 type Redis struct {
-	c *redis.Client
+	c        *redis.Client
+	cooldown time.Duration
+	// skipUntil is the end of the current cooldown (unix nanoseconds).
+	skipUntil atomic.Int64
 }
 
 // NewRedis returns a Redis cache. It does not connect: the first command
@@ -49,6 +58,9 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 300 * time.Millisecond
+	}
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = 5 * time.Second
 	}
 	opt := &redis.Options{
 		Network:      cfg.Network,
@@ -76,12 +88,29 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		}
 		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
 	}
-	return &Redis{c: redis.NewClient(opt)}, nil
+	return &Redis{c: redis.NewClient(opt), cooldown: cfg.Cooldown}, nil
+}
+
+// skip reports whether the cache is cooling down after a failure.
+func (r *Redis) skip() bool {
+	return time.Now().UnixNano() < r.skipUntil.Load()
+}
+
+// failed starts a cooldown when err is the server's fault (not a miss,
+// not the caller giving up).
+func (r *Redis) failed(ctx context.Context, err error) {
+	if err != nil && !errors.Is(err, redis.Nil) && ctx.Err() == nil {
+		r.skipUntil.Store(time.Now().Add(r.cooldown).UnixNano())
+	}
 }
 
 // Get returns the value stored under key.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if r.skip() {
+		return nil, false, decide.ErrCacheSkipped
+	}
 	b, err := r.c.Get(ctx, KeyPrefix+key).Bytes()
+	r.failed(ctx, err)
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
@@ -96,7 +125,11 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if ttl <= 0 {
 		return ErrNoTTL
 	}
+	if r.skip() {
+		return decide.ErrCacheSkipped
+	}
 	if err := r.c.Set(ctx, KeyPrefix+key, value, ttl).Err(); err != nil {
+		r.failed(ctx, err)
 		return fmt.Errorf("cache: redis set: %w", err)
 	}
 	return nil
@@ -107,8 +140,12 @@ func (r *Redis) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	if ttl <= 0 {
 		return false, ErrNoTTL
 	}
+	if r.skip() {
+		return false, decide.ErrCacheSkipped
+	}
 	ok, err := r.c.SetNX(ctx, KeyPrefix+key, value, ttl).Result()
 	if err != nil {
+		r.failed(ctx, err)
 		return false, fmt.Errorf("cache: redis setnx: %w", err)
 	}
 	return ok, nil

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/previewgate/previewgate/resolver-svc/internal/authcookie"
@@ -23,13 +24,18 @@ type API interface {
 // Cache stores small values with a TTL. Keys are built by this package and
 // never hold a secret (tokens appear only as SHA-256 hex). Errors are
 // technical faults only; a miss is (nil, false, nil). Every Set and SetNX
-// has a positive TTL.
+// has a positive TTL. A cache that failed a moment ago may answer
+// ErrCacheSkipped at once instead of trying again.
 type Cache interface {
 	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// SetNX stores value only if key is absent and reports whether it did.
 	SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
 }
+
+// ErrCacheSkipped is a cache's answer while it stays away from a server
+// that just failed: a miss, nothing to log.
+var ErrCacheSkipped = errors.New("cache skipped: it failed a moment ago")
 
 // Cookies verifies Daytona's daytona-sandbox-auth-<idOrToken> cookie and
 // returns the sandbox id it grants.

@@ -144,6 +144,8 @@ func lookup[T any](ctx context.Context, d *Decider, kind, key string,
 	fetch func(context.Context) (T, []byte, time.Duration, error)) (T, error) {
 	b, ok, err := d.cache.Get(ctx, key)
 	switch {
+	case errors.Is(err, ErrCacheSkipped):
+		d.obs.CacheResult(kind, "skipped")
 	case err != nil:
 		// A cache fault is a miss: the API still answers.
 		d.obs.CacheResult(kind, "error")
@@ -169,7 +171,7 @@ func lookup[T any](ctx context.Context, d *Decider, kind, key string,
 		}
 		v, b, ttl, err := fetch(fctx)
 		if b != nil && ttl > 0 {
-			if serr := d.cache.Set(fctx, key, b, ttl); serr != nil {
+			if serr := d.cache.Set(fctx, key, b, ttl); serr != nil && !errors.Is(serr, ErrCacheSkipped) {
 				d.obs.CacheResult(kind, "error")
 				d.log.Warn("cache set failed", "cache", kind, "err", serr)
 			}

@@ -48,7 +48,7 @@ func New(reg *prometheus.Registry, runners func() int) *Metrics {
 		}, []string{"endpoint"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "cache_requests_total",
-			Help: "Cache lookups, by cache (runner, public, auth, activity) and result (hit, miss, error).",
+			Help: "Cache lookups, by cache (runner, public, auth, activity) and result (hit, miss, error; skipped: Redis failed a moment ago).",
 		}, []string{"cache", "result"}),
 		activity: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "activity_updates_total",

@@ -360,9 +360,10 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	if b, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok {
 		req.Bearer = b
 	}
-	if q, err := url.ParseQuery(rawQuery); err == nil {
-		req.QueryToken = q.Get(plugin.QueryAuthKey)
-	}
+	// ParseQuery keeps the pairs it could decode: a malformed pair of the
+	// app's own does not hide the query key (as in Daytona's proxy).
+	q, _ := url.ParseQuery(rawQuery)
+	req.QueryToken = q.Get(plugin.QueryAuthKey)
 	if c, err := r.Cookie(plugin.CookieAuthPrefix + id); err == nil {
 		req.Cookie = c.Value
 	}

@@ -212,6 +212,11 @@ func TestForwardAuth(t *testing.T) {
 	if g := d.got; g.Sandbox != "sb1" || g.Port != "3000" || g.QueryToken != "tok" || g.Bearer != "ut" || g.PreviewToken != "pt" || g.Cookie != "cv" {
 		t.Errorf("decider got %+v", g)
 	}
+	// A malformed pair of the app's own does not hide the query key.
+	if rec := do(h, "GET", ForwardAuthPath, map[string]string{"X-Forwarded-Host": "3000-sb1.preview.example",
+		"X-Forwarded-Uri": "/p?a=%zz&DAYTONA_SANDBOX_AUTH_KEY=tok2"}); rec.Code != 200 || d.got.QueryToken != "tok2" {
+		t.Errorf("query key beside a malformed pair: %d, decider got %q", rec.Code, d.got.QueryToken)
+	}
 	d.dec = decide.Decision{Outcome: decide.OutcomeMissingAuth, Status: 401, Message: "unauthorized: send a token"}
 	rec = do(h, "GET", ForwardAuthPath, map[string]string{"X-Forwarded-Host": "3000-sb1.preview.example", "X-Forwarded-Uri": "/p"})
 	if rec.Code != 401 || !strings.Contains(rec.Body.String(), `"path":"/p"`) {

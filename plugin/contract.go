@@ -102,6 +102,12 @@ const (
 	// the resolver answers 502 there. Never a credential check, never a
 	// forward.
 	UnroutablePath = "/v1/unroutable"
+	// ActivityPath + "/" + sandbox id: POST, with the shared secret, while a
+	// forwarded WebSocket stays open (every activityRepeat): the resolver
+	// records the sandbox's activity as for a forward decision (debounced,
+	// so several gateways and requests make one API call per interval).
+	// Answer: 204.
+	ActivityPath = "/v1/activity"
 
 	HeaderKey          = "X-Previewgate-Key"
 	HeaderRequest      = "X-Previewgate-Request"

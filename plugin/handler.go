@@ -37,6 +37,12 @@ type handler struct {
 	// header, or in direct routing the default name (so that no client
 	// copy reaches a sandbox).
 	runnerHeaderOrDefault string
+	// connection is the Connection header of a forwarded request that
+	// came without one: runnerHeaderOrDefault, hop-by-hop (see forward).
+	// Shared by every request (capacity 1: an append copies).
+	connection []string
+	// activityRepeat: how often an open WebSocket reports activity.
+	activityRepeat time.Duration
 	// targets remembers parseHost's answer per Host header (at most
 	// MaxTargets); gatewayTarget is the one for gateway hosts.
 	targets       sync.Map
@@ -86,7 +92,9 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		// Expired decisions are removed by the cache's sweeper. An escaped
 		// path (RawPath) or an empty one goes to forwardHit.
 		d := v.(*decision)
-		if u.RawPath != "" || path == "" {
+		// So does a request with a Connection header: after Traefik's entry
+		// point, only an upgrade (a WebSocket) still has one.
+		if u.RawPath != "" || path == "" || len(hdr[hConnection]) != 0 {
 			forwardHit(h, rw, req, d)
 			return
 		}
@@ -97,7 +105,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		hdr[HeaderDaytonaAuthorization] = d.runnerAuth
 		// In direct routing d.runner is nil: no value is sent.
 		hdr[h.runnerHeaderOrDefault] = d.runner
-		hdr[hConnection] = append(hdr[hConnection], h.runnerHeaderOrDefault) // see forward
+		hdr[hConnection] = h.connection // see forward
 		if d.stripAuth {
 			delete(hdr, hAuthorization)
 		}
@@ -444,7 +452,13 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	// with no middleware to delete it. Traefik's entry point has already
 	// applied the client's own Connection header; what it left (Upgrade,
 	// for a WebSocket) stays.
-	hdr[hConnection] = append(hdr[hConnection], h.runnerHeaderOrDefault)
+	conn := hdr[hConnection]
+	long := len(conn) != 0 && h.activityRepeat > 0 && !skipsActivity(hdr)
+	if len(conn) == 0 {
+		hdr[hConnection] = h.connection
+	} else {
+		hdr[hConnection] = append(conn, h.runnerHeaderOrDefault)
+	}
 	if d.stripAuth {
 		delete(hdr, hAuthorization)
 	}
@@ -463,7 +477,42 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	// set, and from the URL when it is empty: empty, the URL rewritten here
 	// is the one target (and the client's, with the query key, is gone).
 	req.RequestURI = ""
+	if long {
+		serveOpen(h, rw, req, d.sandbox)
+		return
+	}
 	h.next.ServeHTTP(rw, req)
+}
+
+// skipsActivity reports whether the client asked for no activity update.
+func skipsActivity(hdr http.Header) bool {
+	v := hdr[HeaderSkipLastActivity]
+	return len(v) != 0 && v[0] == "true"
+}
+
+// serveOpen forwards a request that upgrades its connection (a
+// WebSocket). Traefik's proxy returns when the connection closes; until
+// then the sandbox's activity is reported every activityRepeat, as
+// Daytona's proxy does: a terminal in use sends no new request, and
+// auto-stop would stop its sandbox.
+func serveOpen(h *handler, rw http.ResponseWriter, req *http.Request, sandbox string) {
+	done := make(chan struct{})
+	go repeatActivity(h, sandbox, done)
+	h.next.ServeHTTP(rw, req)
+	close(done)
+}
+
+func repeatActivity(h *handler, sandbox string, done chan struct{}) {
+	t := time.NewTicker(h.activityRepeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			reportActivity(h.resolver, sandbox)
+		}
+	}
 }
 
 // ask gets a decision from the resolver. It returns the forward decision
@@ -539,7 +588,8 @@ func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decis
 	if auth == "" || !strings.HasPrefix(prefix, "/sandboxes/") || strings.HasSuffix(prefix, "/") || (h.setRunner && runner == "") {
 		return nil
 	}
-	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth}
+	id, _, _ := strings.Cut(prefix[len("/sandboxes/"):], "/")
+	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth, sandbox: id}
 	if h.setRunner {
 		d.runner = []string{runner}
 	}

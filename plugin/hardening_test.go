@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -187,5 +188,96 @@ func TestCachesArePerConfiguration(t *testing.T) {
 		if build(mod) == base {
 			t.Errorf("%s changed, the cache stayed", name)
 		}
+	}
+}
+
+// While a forwarded WebSocket stays open (Traefik's proxy returns when it
+// closes), the sandbox's activity is reported every activityRepeat, as
+// Daytona's proxy does; not for a plain request, not when the client
+// asked to skip activity updates, and no more once it closed.
+func TestOpenWebSocketsReportActivity(t *testing.T) {
+	f := &fakeResolver{}
+	var mu sync.Mutex
+	reports := map[string]int{}
+	// No ServeMux patterns: the yaegi binary runs with Go 1.21's mux.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := strings.CutPrefix(r.URL.Path, ActivityPath+"/")
+		if !ok {
+			f.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodPost || r.Header.Get(HeaderKey) != testSecret {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		reports[id]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return reports["demo"]
+	}
+	release := make(chan struct{})
+	var conn []string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn = r.Header.Values("Connection")
+		if r.Header.Get("Upgrade") != "" {
+			<-release // the WebSocket is open until the test closes it
+		}
+		w.WriteHeader(http.StatusTeapot)
+	})
+	cfg := CreateConfig()
+	cfg.PreviewDomains = []string{"localhost"}
+	cfg.ResolverURL = srv.URL
+	cfg.ResolverSecret = testSecret
+	cfg.ActivityRepeat = "20ms"
+	h, err := New(context.Background(), next, cfg, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket"}
+	// A plain request (a miss, then a hit) reports nothing itself.
+	for i := 0; i < 2; i++ {
+		serve(h, "GET", "http://3000-demo.localhost/", nil)
+	}
+	for _, hdr := range []map[string]string{ws, ws} { // a miss... and a hit
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			serve(h, "GET", "http://3000-demo.localhost/ws", hdr)
+		}()
+		before := count()
+		for i := 0; i < 200 && count() < before+3; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if count() < before+3 {
+			t.Fatalf("an open WebSocket reported activity %d times in 2 s", count()-before)
+		}
+		release <- struct{}{}
+		<-done
+		if strings.Join(conn, ",") != "Upgrade,"+DefaultRunnerHeader {
+			t.Errorf("Connection %q", conn)
+		}
+	}
+	closed := count()
+	time.Sleep(100 * time.Millisecond)
+	if count() != closed {
+		t.Errorf("%d reports after the WebSocket closed", count()-closed)
+	}
+	// Skipped on request.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serve(h, "GET", "http://3000-demo.localhost/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", HeaderSkipLastActivity: "true"})
+	}()
+	time.Sleep(100 * time.Millisecond)
+	release <- struct{}{}
+	<-done
+	if count() != closed {
+		t.Errorf("%d reports for a WebSocket that asked to skip them", count()-closed)
 	}
 }

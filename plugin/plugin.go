@@ -72,6 +72,12 @@ type Config struct {
 	CacheSize int `json:"cacheSize,omitempty"`
 	// CacheMaxTTL caps the TTL the resolver gives a decision. Default "30s".
 	CacheMaxTTL string `json:"cacheMaxTTL,omitempty"`
+	// ActivityRepeat is how often, while a forwarded WebSocket (any
+	// request that is still upgrading its connection) stays open, the
+	// sandbox's last activity is reported again, so that auto-stop does
+	// not stop a sandbox whose terminal is in use. Default "50s" (as
+	// Daytona's proxy); "0s" turns it off.
+	ActivityRepeat string `json:"activityRepeat,omitempty"`
 }
 
 // CreateConfig returns the defaults.
@@ -82,6 +88,7 @@ func CreateConfig() *Config {
 		RunnerHeader:    DefaultRunnerHeader,
 		CacheSize:       10000,
 		CacheMaxTTL:     "30s",
+		ActivityRepeat:  "50s",
 	}
 }
 
@@ -173,6 +180,11 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		bad("cacheMaxTTL: %q is not a duration", config.CacheMaxTTL)
 	}
 
+	repeat, err := time.ParseDuration(config.ActivityRepeat)
+	if err != nil || repeat < 0 {
+		bad("activityRepeat: %q is not a duration", config.ActivityRepeat)
+	}
+
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w %q: %s", ErrConfig, name, strings.Join(problems, "; "))
 	}
@@ -185,6 +197,8 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	if !h.setRunner {
 		h.runnerHeaderOrDefault = DefaultRunnerHeader
 	}
+	h.connection = []string{h.runnerHeaderOrDefault}
+	h.activityRepeat = repeat
 	h.resolver = newResolverClient(strings.TrimRight(config.ResolverURL, "/"), secret, timeout)
 	if config.ResolverSocket != "" {
 		h.resolver.dgram = newDgramClient(config.ResolverSocket, timeout)

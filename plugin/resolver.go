@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -107,6 +108,22 @@ var (
 	noUserAgent       = []string{""} // an empty User-Agent is not sent
 	skipActivityValue = []string{"true"}
 )
+
+// reportActivity tells the resolver that the sandbox is in use (best
+// effort: a failure waits for the next report).
+func reportActivity(c *resolverClient, sandbox string) {
+	req, err := http.NewRequest(http.MethodPost, c.base+ActivityPath+"/"+sandbox, nil)
+	if err != nil {
+		return
+	}
+	req.Header[HeaderKey] = c.secret
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
 
 // clientIP is the host part of a RemoteAddr ("1.2.3.4:5678", "[::1]:80").
 func clientIP(addr string) string {

@@ -14,8 +14,9 @@ import (
 // cache with SetNX, so that several resolvers share it.
 //
 // Daytona's proxy also repeats the update every 50 s while a request or
-// websocket stays open; the resolver cannot see a request's lifetime, so
-// long-lived connections rely on the plugin asking again.
+// websocket stays open; the resolver cannot see a request's lifetime: the
+// plugin reports an open WebSocket every activityRepeat (Decider.Touch,
+// plugin.ActivityPath).
 type activity struct {
 	d        *Decider
 	interval time.Duration

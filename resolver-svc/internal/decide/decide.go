@@ -137,6 +137,15 @@ func New(cfg Config, deps Deps) (*Decider, error) {
 // Close waits for the last-activity updates in flight and refuses new ones.
 func (d *Decider) Close() { d.activity.close() }
 
+// Touch records activity on the sandbox as a forward decision does (at
+// most once per interval, shared through the cache): the plugin reports
+// an open WebSocket's sandbox this way.
+func (d *Decider) Touch(sandbox string) {
+	if plugin.ValidSandboxID(sandbox) {
+		d.activity.touch(sandbox)
+	}
+}
+
 // Decide answers one decision request. It never returns an error: every
 // failure is a Decision with a status.
 func (d *Decider) Decide(ctx context.Context, req Request) Decision {

@@ -635,3 +635,23 @@ func (brokenCache) Set(context.Context, string, []byte, time.Duration) error {
 func (brokenCache) SetNX(context.Context, string, []byte, time.Duration) (bool, error) {
 	return false, fmt.Errorf("cache down")
 }
+
+// Touch (an open WebSocket's report) updates the sandbox's last activity
+// as a forward decision does: once per interval, and not for a bad id.
+func TestTouchUpdatesActivityOncePerInterval(t *testing.T) {
+	e := newEnv(t)
+	for range 5 {
+		e.d.Touch(private)
+	}
+	e.d.Touch("-not-an-id")
+	e.d.Close()
+	var paths []string
+	for _, r := range e.api.Requests() {
+		if r.Endpoint == daytonatest.LastActivity {
+			paths = append(paths, r.Path)
+		}
+	}
+	if len(paths) != 1 || paths[0] != "/api/sandbox/"+private+"/last-activity" {
+		t.Fatalf("last-activity calls: %v", paths)
+	}
+}

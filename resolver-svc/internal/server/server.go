@@ -61,6 +61,8 @@ const ForwardAuthPath = "/v1/forward-auth"
 // Decider makes decisions (decide.Decider).
 type Decider interface {
 	Decide(ctx context.Context, req decide.Request) decide.Decision
+	// Touch records activity on a sandbox (an open WebSocket's).
+	Touch(sandbox string)
 }
 
 // TraefikConfig renders the dynamic configuration (runners.Registry).
@@ -130,6 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 func (s *Server) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+plugin.DecidePath+"/", s.wrap("decide", http.HandlerFunc(s.handleDecide)))
+	mux.Handle("POST "+plugin.ActivityPath+"/{sandbox}", s.wrap("activity", http.HandlerFunc(s.handleActivity)))
 	mux.Handle("GET "+plugin.TraefikConfigPath, s.wrap("traefik_config", http.HandlerFunc(s.handleTraefikConfig)))
 	mux.Handle(plugin.UnroutablePath, s.wrap("unroutable", http.HandlerFunc(s.handleUnroutable)))
 	if s.cfg.ForwardAuth {
@@ -334,6 +337,26 @@ func writeDecisionError(w http.ResponseWriter, r *http.Request, dec decide.Decis
 		status = http.StatusInternalServerError
 	}
 	writeError(w, r, status, dec.Message, clip(path), clip(method))
+}
+
+// handleActivity is POST plugin.ActivityPath/{sandbox}: the plugin reports
+// that a WebSocket to the sandbox is still open. 204, nothing else.
+func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r)
+	if !s.authorized(r) {
+		info.outcome = "refused"
+		writeError(w, r, http.StatusUnauthorized, "unauthorized: missing or wrong "+plugin.HeaderKey, r.URL.Path, r.Method)
+		return
+	}
+	id := r.PathValue("sandbox")
+	if !plugin.ValidSandboxID(id) {
+		info.outcome = "bad_target"
+		writeError(w, r, http.StatusBadRequest, "bad request: invalid sandbox id", r.URL.Path, r.Method)
+		return
+	}
+	s.deps.Decider.Touch(id)
+	info.route, info.outcome, info.sandbox = "activity", "touched", id
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleForwardAuth is GET /v1/forward-auth: Traefik's ForwardAuth sends

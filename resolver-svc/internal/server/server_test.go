@@ -17,9 +17,12 @@ import (
 const secret = "0123456789abcdef0123456789abcdef-test"
 
 type fakeDecider struct {
-	got decide.Request
-	dec decide.Decision
+	got     decide.Request
+	dec     decide.Decision
+	touched []string
 }
+
+func (f *fakeDecider) Touch(sandbox string) { f.touched = append(f.touched, sandbox) }
 
 func (f *fakeDecider) Decide(_ context.Context, r decide.Request) decide.Decision {
 	f.got = r
@@ -191,6 +194,32 @@ func TestHealthOnBothListeners(t *testing.T) {
 	// The public listener has no decision endpoint.
 	if rec := do(s.PublicHandler(), "GET", plugin.DecidePath+"/gateway", map[string]string{plugin.HeaderKey: secret}); rec.Code != 404 {
 		t.Errorf("public %s: %d, want 404", plugin.DecidePath, rec.Code)
+	}
+}
+
+// The plugin reports an open WebSocket's sandbox: with the secret, for a
+// valid id, on the internal listener only.
+func TestActivityReports(t *testing.T) {
+	d := &fakeDecider{}
+	s := newServer(t, d, nil)
+	h := s.InternalHandler()
+	if rec := do(h, "POST", plugin.ActivityPath+"/sb1", map[string]string{plugin.HeaderKey: secret}); rec.Code != http.StatusNoContent {
+		t.Errorf("report: %d", rec.Code)
+	}
+	if rec := do(h, "POST", plugin.ActivityPath+"/sb1", nil); rec.Code != http.StatusUnauthorized {
+		t.Errorf("without the secret: %d", rec.Code)
+	}
+	if rec := do(h, "POST", plugin.ActivityPath+"/-bad", map[string]string{plugin.HeaderKey: secret}); rec.Code != http.StatusBadRequest {
+		t.Errorf("bad id: %d", rec.Code)
+	}
+	if rec := do(h, "GET", plugin.ActivityPath+"/sb1", map[string]string{plugin.HeaderKey: secret}); rec.Code == http.StatusNoContent {
+		t.Errorf("GET: %d", rec.Code)
+	}
+	if rec := do(s.PublicHandler(), "POST", plugin.ActivityPath+"/sb1", map[string]string{plugin.HeaderKey: secret}); rec.Code != http.StatusNotFound {
+		t.Errorf("public listener: %d", rec.Code)
+	}
+	if strings.Join(d.touched, ",") != "sb1" {
+		t.Errorf("touched %v, want [sb1]", d.touched)
 	}
 }
 

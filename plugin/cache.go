@@ -13,7 +13,6 @@ type decision struct {
 	runner     []string // runner id, for the runner header
 	runnerAuth []string // "Bearer <runner key>"
 	prefix     string   // upstream path prefix
-	sandbox    string   // the sandbox id in prefix
 	stripAuth  bool     // remove the client's Authorization header
 	expires    int64    // unix nanoseconds
 	// setCookie: the decision is cached under a Cookie header as sent, and

@@ -213,6 +213,15 @@ func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) b
 	return true
 }
 
+// refuseTarget answers 400 to an opaque request target or a query key
+// with a control character (serveMiss).
+func refuseTarget(rw http.ResponseWriter, req *http.Request) {
+	if refusedOpaque(rw, req) {
+		return
+	}
+	writeError(rw, req, http.StatusBadRequest, "bad request: "+QueryAuthKey+" holds a control character")
+}
+
 // refusedOpaque answers 400 to an opaque request target
 // ("GET http:x:/sandboxes/other/... HTTP/1.1"): Go parses it with an empty
 // Path, which a forward would rewrite, while a proxy that sends
@@ -252,11 +261,9 @@ func newTarget(c *resolverClient, path string, gateway bool) *target {
 // miss, stays here; the others go on in serveMissWith (under Yaegi every
 // call allocates the whole frame of the function called).
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
-	if refusedOpaque(rw, req) {
-		return
-	}
-	if cr != nil && cr.badQueryKey {
-		writeError(rw, req, http.StatusBadRequest, "bad request: "+QueryAuthKey+" holds a control character")
+	// Inline, not refusedOpaque: with the cache off every request is a miss.
+	if req.URL.Opaque != "" || cr != nil && cr.badQueryKey {
+		refuseTarget(rw, req)
 		return
 	}
 	hdr := req.Header
@@ -478,7 +485,7 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	// is the one target (and the client's, with the query key, is gone).
 	req.RequestURI = ""
 	if long {
-		serveOpen(h, rw, req, d.sandbox)
+		serveOpen(h, rw, req, d)
 		return
 	}
 	h.next.ServeHTTP(rw, req)
@@ -495,11 +502,12 @@ func skipsActivity(hdr http.Header) bool {
 // then the sandbox's activity is reported every activityRepeat, as
 // Daytona's proxy does: a terminal in use sends no new request, and
 // auto-stop would stop its sandbox.
-func serveOpen(h *handler, rw http.ResponseWriter, req *http.Request, sandbox string) {
+func serveOpen(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
+	sandbox, _, _ := strings.Cut(d.prefix[len("/sandboxes/"):], "/") // newDecision checked the prefix
 	done := make(chan struct{})
+	defer close(done) // also when the proxy panics (Traefik recovers it)
 	go repeatActivity(h, sandbox, done)
 	h.next.ServeHTTP(rw, req)
-	close(done)
 }
 
 func repeatActivity(h *handler, sandbox string, done chan struct{}) {
@@ -588,8 +596,7 @@ func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decis
 	if auth == "" || !strings.HasPrefix(prefix, "/sandboxes/") || strings.HasSuffix(prefix, "/") || (h.setRunner && runner == "") {
 		return nil
 	}
-	id, _, _ := strings.Cut(prefix[len("/sandboxes/"):], "/")
-	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth, sandbox: id}
+	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth}
 	if h.setRunner {
 		d.runner = []string{runner}
 	}
@@ -629,8 +636,8 @@ func store(h *handler, key string, d *decision, ttl string) {
 		return
 	}
 	t := h.maxTTL
-	if int64(secs) < t/int64(time.Second) {
-		t = int64(secs) * int64(time.Second) // no overflow: below maxTTL
+	if int64(secs) <= t/int64(time.Second) {
+		t = int64(secs) * int64(time.Second) // at most maxTTL: no overflow
 	}
 	now := time.Now().UnixNano()
 	d.expires = now + t

@@ -154,6 +154,13 @@ func TestHugeTTLsAreCapped(t *testing.T) {
 			t.Errorf("ttl %s: expires in %v, want at most cacheMaxTTL", ttl, time.Duration(d.expires-now))
 		}
 	}
+	// A TTL under a cacheMaxTTL with a fraction of a second is kept as is.
+	h.maxTTL = int64(1500 * time.Millisecond)
+	d := &decision{}
+	store(h, "3000-demo.localhost\x00one", d, "1")
+	if left := time.Duration(d.expires - time.Now().UnixNano()); left > time.Second {
+		t.Errorf("ttl 1 under a cap of 1.5s: expires in %v", left)
+	}
 }
 
 // Decisions are cached per configuration: a change of routing (or of

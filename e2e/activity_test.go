@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -27,17 +25,10 @@ func TestOpenWebSocketKeepsItsSandboxActive(t *testing.T) {
 	const sandbox = "demo-public"
 	activity := func() int64 {
 		t.Helper()
-		resp, err := http.Get(s.SimAPI + "/_sim/calls")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var calls struct {
 			BySandbox map[string]map[string]int64 `json:"bySandbox"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil {
-			t.Fatal(err)
-		}
+		simGet(t, s, "/_sim/calls", &calls)
 		return calls.BySandbox["POST /sandbox/{id}/last-activity"][sandbox]
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

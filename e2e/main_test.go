@@ -162,25 +162,31 @@ func reachesNoRunner(t *testing.T, s *stack.Stack, what string, f func()) {
 // runnerRequests reads the simulator's per-runner request counters.
 func runnerRequests(t *testing.T, s *stack.Stack) map[string]int64 {
 	t.Helper()
-	resp, err := http.Get(s.SimAPI + "/_sim/runners")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var v struct {
 		Runners []struct {
 			Name     string `json:"name"`
 			Requests int64  `json:"requests"`
 		} `json:"runners"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
+	simGet(t, s, "/_sim/runners", &v)
 	out := map[string]int64{}
 	for _, r := range v.Runners {
 		out[r.Name] = r.Requests
 	}
 	return out
+}
+
+// simGet reads a simulator control endpoint's JSON into v.
+func simGet(t *testing.T, s *stack.Stack, path string, v any) {
+	t.Helper()
+	resp, err := http.Get(s.SimAPI + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
 }
 
 // simPost calls a simulator control endpoint.

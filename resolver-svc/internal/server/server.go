@@ -268,14 +268,22 @@ func (s *Server) isSecret(v string) bool {
 	return subtle.ConstantTimeCompare(got[:], s.secretHash[:]) == 1
 }
 
+// refused answers 401 to a request without the shared secret. It has no
+// decision header: the plugin treats it as a resolver failure (a
+// deployment error), never as an answer for the client.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, info *requestInfo) bool {
+	if s.authorized(r) {
+		return false
+	}
+	info.outcome = "refused"
+	writeError(w, r, http.StatusUnauthorized, "unauthorized: missing or wrong "+plugin.HeaderKey, r.URL.Path, r.Method)
+	return true
+}
+
 // handleDecide is GET /v1/decide: the plugin's decision request.
 func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r)
-	if !s.authorized(r) {
-		info.outcome = "refused"
-		// No decision header: the plugin treats this as a resolver failure
-		// (a deployment error), never as an answer for the client.
-		writeError(w, r, http.StatusUnauthorized, "unauthorized: missing or wrong "+plugin.HeaderKey, r.URL.Path, r.Method)
+	if s.refused(w, r, info) {
 		return
 	}
 	h := r.Header
@@ -343,9 +351,7 @@ func writeDecisionError(w http.ResponseWriter, r *http.Request, dec decide.Decis
 // that a WebSocket to the sandbox is still open. 204, nothing else.
 func (s *Server) handleActivity(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r)
-	if !s.authorized(r) {
-		info.outcome = "refused"
-		writeError(w, r, http.StatusUnauthorized, "unauthorized: missing or wrong "+plugin.HeaderKey, r.URL.Path, r.Method)
+	if s.refused(w, r, info) {
 		return
 	}
 	id := r.PathValue("sandbox")
@@ -405,9 +411,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 // provider (with the same secret header).
 func (s *Server) handleTraefikConfig(w http.ResponseWriter, r *http.Request) {
 	info := infoFrom(r)
-	if !s.authorized(r) {
-		info.outcome = "refused"
-		writeError(w, r, http.StatusUnauthorized, "unauthorized: missing or wrong "+plugin.HeaderKey, r.URL.Path, r.Method)
+	if s.refused(w, r, info) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -46,6 +46,11 @@ type Config struct {
 	// LookupTimeout bounds one shared (singleflight) lookup, which runs
 	// detached from the request that started it.
 	LookupTimeout time.Duration
+	// MaxDetachedLookups bounds the lookups that may outlive their callers
+	// at once; past it a lookup stays tied to the caller that started it
+	// (as Daytona's are), so that many distinct credentials against a slow
+	// API do not pile up API calls and goroutines. Default 1024.
+	MaxDetachedLookups int
 
 	// Cache TTLs: public and private sandboxes, valid and invalid
 	// credentials, runner lookups, and unknown sandboxes.
@@ -84,6 +89,7 @@ type Decider struct {
 	obs      Observer
 	log      *slog.Logger
 	flights  singleflight.Group
+	detached chan struct{} // a slot per lookup running detached
 	activity *activity
 	ttl      int // DecisionTTL in whole seconds
 }
@@ -120,15 +126,19 @@ func New(cfg Config, deps Deps) (*Decider, error) {
 	if cfg.ActivityConcurrency <= 0 {
 		cfg.ActivityConcurrency = 16
 	}
+	if cfg.MaxDetachedLookups <= 0 {
+		cfg.MaxDetachedLookups = 1024
+	}
 	d := &Decider{
-		cfg:     cfg,
-		api:     deps.API,
-		cache:   deps.Cache,
-		cookies: deps.Cookies,
-		runners: deps.Runners,
-		obs:     deps.Observer,
-		log:     deps.Logger,
-		ttl:     int(cfg.DecisionTTL / time.Second),
+		cfg:      cfg,
+		api:      deps.API,
+		cache:    deps.Cache,
+		cookies:  deps.Cookies,
+		runners:  deps.Runners,
+		obs:      deps.Observer,
+		log:      deps.Logger,
+		ttl:      int(cfg.DecisionTTL / time.Second),
+		detached: make(chan struct{}, cfg.MaxDetachedLookups),
 	}
 	d.activity = newActivity(d, cfg.ActivityInterval, cfg.ActivityConcurrency)
 	return d, nil

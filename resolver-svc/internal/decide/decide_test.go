@@ -655,3 +655,34 @@ func TestTouchUpdatesActivityOncePerInterval(t *testing.T) {
 		t.Fatalf("last-activity calls: %v", paths)
 	}
 }
+
+// Lookups outlive the decision that started them (they fill the cache for
+// the next one), but only MaxDetachedLookups at once: past that a lookup
+// ends with its caller, so that a slow API and many distinct credentials
+// pile up neither API calls nor goroutines.
+func TestDetachedLookupsAreBounded(t *testing.T) {
+	e := newEnv(t, func(cfg *decide.Config, _ *decide.Deps, _ *env) {
+		cfg.MaxDetachedLookups = 1
+		cfg.Timeout = 100 * time.Millisecond
+	})
+	e.api.Delay(400 * time.Millisecond)
+	if d := e.decide(preview(private, "3000")); d.Status != http.StatusGatewayTimeout {
+		t.Fatalf("slow API: status %d, want 504", d.Status)
+	}
+	// The first lookup holds the one detached slot: the second ends with
+	// its decision.
+	if d := e.decide(preview(other, "3000")); d.Status != http.StatusGatewayTimeout {
+		t.Fatalf("slow API: status %d, want 504", d.Status)
+	}
+	time.Sleep(600 * time.Millisecond) // the detached lookup lands in the cache
+	e.api.Delay(0)
+	before := e.api.Calls(daytonatest.Runner)
+	e.decide(preview(private, "3000"))
+	if n := e.api.Calls(daytonatest.Runner) - before; n != 0 {
+		t.Errorf("the detached lookup was not cached: %d more runner calls", n)
+	}
+	e.decide(preview(other, "3000"))
+	if n := e.api.Calls(daytonatest.Runner) - before; n != 1 {
+		t.Errorf("the lookup tied to its caller: %d more runner calls, want 1 (it ended with its decision)", n)
+	}
+}

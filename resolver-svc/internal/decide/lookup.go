@@ -160,7 +160,16 @@ func lookup[T any](ctx context.Context, d *Decider, kind, key string,
 		d.obs.CacheResult(kind, "miss")
 	}
 	ch := d.flights.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.LookupTimeout)
+		base := context.WithoutCancel(ctx)
+		select {
+		case d.detached <- struct{}{}:
+			defer func() { <-d.detached }()
+		default:
+			// Too many lookups outlive their callers already: this one
+			// ends with the caller that started it.
+			base = ctx
+		}
+		fctx, cancel := context.WithTimeout(base, d.cfg.LookupTimeout)
 		defer cancel()
 		// Another flight may have filled the cache between our miss and
 		// this flight's start.

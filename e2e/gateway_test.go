@@ -335,6 +335,11 @@ func TestDirectMode(t *testing.T) {
 	if _, ok := e.Headers["X-Previewgate-Runner"]; ok {
 		t.Error("the runner header reached the sandbox")
 	}
+	// A sandbox on r2 is not forwarded to r1 (with r2's key): 502.
+	reachesNoRunner(t, s, "a sandbox on another runner", func() {
+		resp, body := get(t, s, s.Host(3000, "demo-r2"), "/echo", nil)
+		wantError(t, resp, body, http.StatusBadGateway, "runner")
+	})
 }
 
 // With the resolver gone, nothing is forwarded: requests that were never

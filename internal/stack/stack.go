@@ -234,7 +234,10 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 	// What only this stack knows: the simulator's API, a free public port.
 	env = append(env, "DAYTONA_API_URL="+st.APIURL, "PREVIEWGATE_PUBLIC_ADDR="+o.ResolverPublic, "API_CLIENT_TIMEOUT_SEC=5")
 	if o.Direct {
-		env = append(env, "PREVIEWGATE_ROUTING=direct")
+		// The fixed service reaches the first runner: only its sandboxes
+		// are forwarded.
+		name, _, _ := strings.Cut(o.Runners[0], "=")
+		env = append(env, "PREVIEWGATE_ROUTING=direct", "PREVIEWGATE_DIRECT_RUNNER="+s.RunnerID(name))
 	} else if o.StaticRunners {
 		env = append(env, "PREVIEWGATE_STATIC_RUNNERS="+s.staticRunners())
 	}

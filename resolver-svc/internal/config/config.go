@@ -70,6 +70,7 @@ var Vars = []Var{
 	{"PREVIEWGATE_RUNNER_HEADER", plugin.DefaultRunnerHeader, "the header the plugin sets to the runner id (routing runners)"},
 	{"PREVIEWGATE_PARENT_ROUTER", "previewgate@file", "the Traefik router that runs the plugin, parent of the runner routers (routing runners)"},
 	{"PREVIEWGATE_STATIC_RUNNERS", "", "runners known from the start: id=url,id=url"},
+	{"PREVIEWGATE_DIRECT_RUNNER", "", "routing direct: the id of the one runner the fixed service reaches; a sandbox on another runner gets 502 (its runner key is not sent); empty: not checked"},
 	{"PREVIEWGATE_RUNNER_APPLY_DELAY", "1s", "how long after Traefik fetched the configuration a new runner counts as routable"},
 	{"PREVIEWGATE_DECISION_TTL", "15s", "how long the plugin may reuse a forward decision (whole seconds; 0: never)"},
 	{"PREVIEWGATE_DECISION_TIMEOUT", "2500ms", "time budget of one decision, then 504 (keep it below the plugin's resolverTimeout)"},
@@ -168,6 +169,7 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		NotFoundTTL:      l.duration("PREVIEWGATE_CACHE_NOT_FOUND_TTL", true),
 		ActivityInterval: l.duration("PREVIEWGATE_ACTIVITY_INTERVAL", false),
 		ToolboxOnly:      l.boolean("TOOLBOX_ONLY_MODE"),
+		DirectRunner:     l.str("PREVIEWGATE_DIRECT_RUNNER"),
 	}
 
 	// Routing.
@@ -189,6 +191,12 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	case RoutingDirect:
 	default:
 		l.bad("PREVIEWGATE_ROUTING", fmt.Sprintf("must be %q or %q", RoutingRunners, RoutingDirect))
+	}
+
+	if dr := c.Decide.DirectRunner; dr != "" && c.Routing != RoutingDirect {
+		l.bad("PREVIEWGATE_DIRECT_RUNNER", "only with PREVIEWGATE_ROUTING=direct")
+	} else if dr != "" && !runners.ValidID(dr) {
+		l.bad("PREVIEWGATE_DIRECT_RUNNER", fmt.Sprintf("must be 1-%d characters of [A-Za-z0-9-]", runners.MaxIDLength))
 	}
 
 	// Cache.

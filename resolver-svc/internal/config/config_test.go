@@ -157,3 +157,16 @@ func TestURLPasswordsAreRedacted(t *testing.T) {
 		t.Errorf("error %v shows the password or not the runner", err)
 	}
 }
+
+// PREVIEWGATE_DIRECT_RUNNER goes with routing direct, and is a runner id.
+func TestDirectRunner(t *testing.T) {
+	c, err := Load(append(base(), "PREVIEWGATE_ROUTING=direct", "PREVIEWGATE_DIRECT_RUNNER=r1"), noFiles)
+	if err != nil || c.Decide.DirectRunner != "r1" {
+		t.Fatalf("direct with r1: %v, %+v", err, c)
+	}
+	for _, env := range [][]string{{"PREVIEWGATE_DIRECT_RUNNER=r1"}, {"PREVIEWGATE_ROUTING=direct", "PREVIEWGATE_DIRECT_RUNNER=r 1"}} {
+		if _, err := Load(append(base(), env...), noFiles); err == nil || !strings.Contains(err.Error(), "PREVIEWGATE_DIRECT_RUNNER") {
+			t.Errorf("%v: err %v", env, err)
+		}
+	}
+}

@@ -66,6 +66,11 @@ type Config struct {
 
 	// ToolboxOnly (TOOLBOX_ONLY_MODE): preview hosts serve port 2280 only.
 	ToolboxOnly bool
+	// DirectRunner, in routing mode "direct" (no Runners), is the id of the
+	// one runner the router's fixed service reaches: a sandbox on another
+	// runner gets 502, and that runner's key is never sent to this one.
+	// "": not checked.
+	DirectRunner string
 }
 
 // Deps are the decision's collaborators. Runners is nil in routing mode
@@ -203,6 +208,8 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 		if err := d.runners.Learn(runner.ID, runner.URL); err != nil {
 			return d.with(respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner), id, err)
 		}
+	} else if d.cfg.DirectRunner != "" && runner.ID != d.cfg.DirectRunner {
+		return d.with(respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner), id, errOtherRunner)
 	}
 
 	// 2. Public sandboxes need no credential, except on the ports that

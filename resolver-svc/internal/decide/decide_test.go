@@ -686,3 +686,32 @@ func TestDetachedLookupsAreBounded(t *testing.T) {
 		t.Errorf("the lookup tied to its caller: %d more runner calls, want 1 (it ended with its decision)", n)
 	}
 }
+
+// In routing direct with PREVIEWGATE_DIRECT_RUNNER, a sandbox on another
+// runner gets 502 and no forward (its runner key would go to the wrong
+// runner); one on that runner is forwarded.
+func TestDirectRunnerIsChecked(t *testing.T) {
+	api := func(e *env) {
+		e.api.AddRunner("runner-2", daytonatest.RunnerInfo{ProxyURL: "http://runner-2.internal:3003", APIKey: "runner-2-key"})
+		e.api.AddSandbox("elsewhere", daytonatest.Sandbox{Public: true, Runner: "runner-2"})
+	}
+	for _, c := range []struct {
+		directRunner, sandbox string
+		want                  int
+	}{
+		{runnerID, public, http.StatusOK},
+		{runnerID, "elsewhere", http.StatusBadGateway},
+		{"", "elsewhere", http.StatusOK}, // not checked
+	} {
+		e := newEnv(t, direct(), func(cfg *decide.Config, _ *decide.Deps, _ *env) { cfg.DirectRunner = c.directRunner })
+		api(e)
+		d := e.decide(preview(c.sandbox, "3000"))
+		got := d.Status
+		if d.Forward != nil {
+			got = http.StatusOK
+		}
+		if got != c.want || (c.want != http.StatusOK && d.Forward != nil) {
+			t.Errorf("direct runner %q, sandbox %s: %d (forward %v), want %d", c.directRunner, c.sandbox, got, d.Forward != nil, c.want)
+		}
+	}
+}

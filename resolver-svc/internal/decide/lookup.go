@@ -126,6 +126,10 @@ func (d *Decider) yesNo(ctx context.Context, kind, key string, trueTTL, falseTTL
 // errCachedNotFound is a runner lookup's cached "no such sandbox".
 var errCachedNotFound = fmt.Errorf("%w (cached)", daytona.ErrNotFound)
 
+// errOtherRunner: in routing direct, the sandbox is on another runner than
+// the one the fixed service reaches.
+var errOtherRunner = errors.New("decide: the sandbox is on another runner than PREVIEWGATE_DIRECT_RUNNER")
+
 // result is what a shared lookup hands to every caller waiting on it.
 type result[T any] struct {
 	v   T

@@ -119,7 +119,7 @@ func dgramTail(req *http.Request, cr *credentials) string {
 		}
 		tail = cr.bearer + "\n" + ip + "\n" + cr.previewToken + "\n" + cr.queryToken + "\n" + cr.cookie + "\n"
 	}
-	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
+	if skipsActivity(req.Header) {
 		tail += "true"
 	}
 	return tail

@@ -124,7 +124,8 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 // forwardHit forwards a request whose decision was cached, the way
 // ServeHTTP does for a plain request target.
 func forwardHit(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
-	if refusedOpaque(rw, req) {
+	if req.URL.Opaque != "" {
+		refuseTarget(rw, req)
 		return
 	}
 	if d.setCookie {
@@ -213,27 +214,19 @@ func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) b
 	return true
 }
 
-// refuseTarget answers 400 to an opaque request target or a query key
-// with a control character (serveMiss).
+// refuseTarget answers 400 to what serveMiss and forwardHit refuse: an
+// opaque request target ("GET http:x:/sandboxes/other/... HTTP/1.1"; Go
+// parses it with an empty Path, which a forward would rewrite, while a
+// proxy that sends URL.RequestURI() would send the Opaque part as it is,
+// with the runner key; Traefik refuses such targets itself since v3.7.13;
+// ServeHTTP sends every request with an empty Path to one of the two), or
+// else a query key with a control character.
 func refuseTarget(rw http.ResponseWriter, req *http.Request) {
-	if refusedOpaque(rw, req) {
+	if req.URL.Opaque != "" {
+		writeError(rw, req, http.StatusBadRequest, "bad request: the request target must be a path")
 		return
 	}
 	writeError(rw, req, http.StatusBadRequest, "bad request: "+QueryAuthKey+" holds a control character")
-}
-
-// refusedOpaque answers 400 to an opaque request target
-// ("GET http:x:/sandboxes/other/... HTTP/1.1"): Go parses it with an empty
-// Path, which a forward would rewrite, while a proxy that sends
-// URL.RequestURI() would send the Opaque part as it is, with the runner
-// key (Traefik refuses such targets itself since v3.7.13). ServeHTTP sends
-// every request with an empty Path here or to forwardHit.
-func refusedOpaque(rw http.ResponseWriter, req *http.Request) bool {
-	if req.URL.Opaque == "" {
-		return false
-	}
-	writeError(rw, req, http.StatusBadRequest, "bad request: the request target must be a path")
-	return true
 }
 
 // rawCookieKey is the part of the cache key that ServeHTTP makes of the
@@ -261,7 +254,7 @@ func newTarget(c *resolverClient, path string, gateway bool) *target {
 // miss, stays here; the others go on in serveMissWith (under Yaegi every
 // call allocates the whole frame of the function called).
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
-	// Inline, not refusedOpaque: with the cache off every request is a miss.
+	// Checked inline: with the cache off every request is a miss.
 	if req.URL.Opaque != "" || cr != nil && cr.badQueryKey {
 		refuseTarget(rw, req)
 		return
@@ -490,7 +483,8 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	h.next.ServeHTTP(rw, req)
 }
 
-// skipsActivity reports whether the client asked for no activity update.
+// skipsActivity reports whether the client asked for no activity update
+// (X-Daytona-Skip-Last-Activity-Update: true).
 func skipsActivity(hdr http.Header) bool {
 	v := hdr[HeaderSkipLastActivity]
 	return len(v) != 0 && v[0] == "true"

@@ -77,7 +77,7 @@ func decide(c *resolverClient, req *http.Request, t *target, cr *credentials) (*
 	if cr != nil {
 		addCredentials(h, req, cr)
 	}
-	if v := req.Header[HeaderSkipLastActivity]; len(v) != 0 && v[0] == "true" {
+	if skipsActivity(req.Header) {
 		h[HeaderSkipActivity] = skipActivityValue
 	}
 	return c.client.Do(out)

@@ -3,13 +3,16 @@
 // Daytona's proxy: gorilla/securecookie v1.1.2 with hash key PROXY_API_KEY,
 // no block key (signed, not encrypted), the default gob serializer, the
 // cookie name bound into the MAC, and a maximum age of 3600 s. The cookie's
-// value is the sandbox id. Cookies issued by Daytona's own proxy are
-// therefore accepted by ours and the other way round.
+// value is the sandbox id. Daytona's proxy (gin) writes the value
+// query-escaped (the signature's base64 padding "=" becomes "%3D") and
+// unescapes it when reading; Verify does the same, so cookies issued by
+// Daytona's own proxy are accepted by ours and the other way round.
 package authcookie
 
 import (
 	"errors"
 	"fmt"
+	"net/url"
 
 	"github.com/gorilla/securecookie"
 	"github.com/previewgate/previewgate/plugin"
@@ -50,6 +53,8 @@ func New(hashKey []byte) (*Codec, error) {
 func Name(idOrToken string) string { return plugin.CookieAuthPrefix + idOrToken }
 
 // Encode makes the value of cookie Name(idOrToken) that grants sandboxID.
+// A Set-Cookie carries it query-escaped (url.QueryEscape), as gin's
+// SetCookie does in Daytona's proxy.
 func (c *Codec) Encode(idOrToken, sandboxID string) (string, error) {
 	v, err := c.strict.Encode(Name(idOrToken), sandboxID)
 	if err != nil {
@@ -58,11 +63,13 @@ func (c *Codec) Encode(idOrToken, sandboxID string) (string, error) {
 	return v, nil
 }
 
-// Verify checks the value of cookie Name(idOrToken) and returns the sandbox
-// id it grants. It makes no network call.
+// Verify checks the value of cookie Name(idOrToken) as the browser sent it
+// (query-escaped or not) and returns the sandbox id it grants. It makes no
+// network call.
 func (c *Codec) Verify(idOrToken, value string) (string, error) {
 	var id string
-	if value == "" {
+	value, err := url.QueryUnescape(value) // base64url has no '+' to lose
+	if err != nil || value == "" {
 		return "", ErrInvalid
 	}
 	if err := c.strict.Decode(Name(idOrToken), value, &id); err != nil {

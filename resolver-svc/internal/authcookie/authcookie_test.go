@@ -8,6 +8,8 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +54,10 @@ func TestVerify(t *testing.T) {
 		wantErr   error
 	}{
 		{"daytona cookie", sandbox, daytonaCookie(t, key, "daytona-sandbox-auth-"+sandbox, sandbox, now), sandbox, nil},
+		// gin's SetCookie query-escapes the value: a UUID's signature ends in
+		// base64 padding, sent back as %3D.
+		{"daytona cookie as gin sets it", sandbox, url.QueryEscape(daytonaCookie(t, key, "daytona-sandbox-auth-"+sandbox, sandbox, now)), sandbox, nil},
+		{"bad escape", sandbox, "%zz", "", authcookie.ErrInvalid},
 		{"signed-token cookie", "abcdefgh12345678", daytonaCookie(t, key, "daytona-sandbox-auth-abcdefgh12345678", sandbox, now), sandbox, nil},
 		{"almost expired", sandbox, daytonaCookie(t, key, "daytona-sandbox-auth-"+sandbox, sandbox, now.Add(-3590*time.Second)), sandbox, nil},
 		{"expired", sandbox, daytonaCookie(t, key, "daytona-sandbox-auth-"+sandbox, sandbox, now.Add(-3700*time.Second)), "", authcookie.ErrExpired},
@@ -60,6 +66,9 @@ func TestVerify(t *testing.T) {
 		{"garbage", sandbox, "not-a-cookie", "", authcookie.ErrInvalid},
 		{"empty", sandbox, "", "", authcookie.ErrInvalid},
 		{"bad id inside", sandbox, daytonaCookie(t, key, "daytona-sandbox-auth-"+sandbox, "../x", now), "", authcookie.ErrInvalid},
+	}
+	if v := url.QueryEscape(tests[0].value); !strings.Contains(v, "%3D") {
+		t.Fatalf("the test cookie has no padding to escape: %s", v)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -243,7 +243,15 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 		return d.with(dec, id, nil)
 	}
 
-	if !req.SkipActivity {
+	// A decision made without an activity update is not for reuse: the
+	// plugin would forward later requests of the same host and credentials
+	// under it, and their activity would go unreported (a monitor polling
+	// with the skip flag would keep a sandbox in use from ever counting as
+	// active). TTL 0: the plugin does not cache it.
+	ttl := time.Duration(d.ttl) * time.Second
+	if req.SkipActivity {
+		ttl = 0
+	} else {
 		d.activity.touch(id)
 	}
 
@@ -259,7 +267,7 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 			RunnerAuth:         "Bearer " + runner.APIKey,
 			Prefix:             prefix,
 			StripAuthorization: outcome == OutcomeBearer,
-			TTL:                time.Duration(d.ttl) * time.Second,
+			TTL:                ttl,
 		},
 	}
 }

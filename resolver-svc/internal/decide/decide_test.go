@@ -460,6 +460,25 @@ func TestLastActivity(t *testing.T) {
 	}
 }
 
+// A forward decision made for a request that skips the activity update is
+// not cached by the plugin (TTL 0): the requests that would reuse it must
+// reach the resolver and count as activity.
+func TestSkipActivityDecisionsAreNotReused(t *testing.T) {
+	e := newEnv(t)
+	req := preview(public, "3000")
+	if d := e.decide(req); d.Forward == nil || d.Forward.TTL <= 0 {
+		t.Fatalf("plain request: %+v", d)
+	}
+	req.SkipActivity = true
+	d := e.decide(req)
+	if d.Forward == nil {
+		t.Fatalf("skip request: %s %d", d.Outcome, d.Status)
+	}
+	if d.Forward.TTL != 0 {
+		t.Fatalf("skip request: TTL %v, want 0 (not cached)", d.Forward.TTL)
+	}
+}
+
 func TestLastActivitySharedDebounce(t *testing.T) {
 	// Two resolvers sharing one cache send one update between them.
 	shared := cache.NewMemory(100)

@@ -15,7 +15,7 @@
 # Why not `go install github.com/traefik/traefik/v3/cmd/traefik@VERSION`: Traefik's go.mod
 # has replace directives, which `go install pkg@version` refuses. We therefore build from a
 # throwaway main module that requires Traefik and copies its replace/exclude directives, with
-# these workarounds (see /work/shared/research/traefik-lab.md §1.1 and scripts/TRAEFIK-NOTES.md):
+# these workarounds:
 #   1. github.com/traefik/traefik/dynamic/ext is a nested module that Traefik replaces with
 #      ./pkg/config/dynamic/ext; nested modules are not in the module zip, so we write a stub
 #      with the same (empty) types as OSS Traefik.

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and the dev stack run for real:
-# redis-server (cache tests) and wrk (benchmarks). Does nothing when they are
-# already there; needs root (or sudo) otherwise.
+# Installs the Debian packages that a make target runs for real, named by
+# the commands it needs (scripts/prereqs.sh redis-server cc): redis-server
+# (the cache tests), cc (gcc: go test -race needs cgo), wrk (benchmarks).
+# Does nothing when they are already there; needs root (or sudo) otherwise.
 set -euo pipefail
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v wrk >/dev/null || need+=(wrk)
-command -v make >/dev/null || need+=(make)
+for cmd in "$@"; do
+  command -v "$cmd" >/dev/null && continue
+  case "$cmd" in
+    cc) need+=(gcc libc6-dev) ;;
+    *) need+=("$cmd") ;;
+  esac
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 if [ "$(id -u)" != 0 ]; then

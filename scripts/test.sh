@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The one command that runs every test (make test). It installs or builds
-# what the tests run for real first: redis-server and wrk from Debian, Traefik
-# and Yaegi from the Go module proxy (cached under the Go build cache).
+# what the tests run for real first: redis-server and a C compiler (for
+# -race) from Debian, Traefik and Yaegi from the Go module proxy (cached
+# under the Go build cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOPROXY=${PREVIEWGATE_GOPROXY:-https://proxy.golang.org}
 export GOFLAGS=-mod=mod
 
-scripts/prereqs.sh
+scripts/prereqs.sh redis-server cc
 TRAEFIK_BIN=$(scripts/build-traefik.sh)
 YAEGI_BIN=$(scripts/install-yaegi.sh)
 export TRAEFIK_BIN YAEGI_BIN

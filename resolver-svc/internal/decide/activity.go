@@ -11,7 +11,10 @@ import (
 // on the updates in flight (extra ones are dropped: the next decision after
 // the interval sends one). The interval is kept twice: in this process
 // (no goroutine, no cache call for the common case) and in the shared
-// cache with SetNX, so that several resolvers share it.
+// cache with SetNX, so that several resolvers share it. An update that
+// fails holds off the next attempt only for a ninth of the interval (5 s of
+// Daytona's 45): Daytona's proxy caches an update only once it succeeded,
+// so that the next request tries again.
 //
 // Daytona's proxy also repeats the update every 50 s while a request or
 // websocket stays open; the resolver cannot see a request's lifetime: the
@@ -79,23 +82,43 @@ func (a *activity) touch(id string) {
 	}()
 }
 
+// send claims the update in the shared cache for the retry window, sends
+// it, and on success extends the claim to the whole interval; a failed
+// update frees this process's debounce after the retry window too.
 func (a *activity) send(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.d.cfg.LookupTimeout)
 	defer cancel()
-	first, err := a.d.cache.SetNX(ctx, keyActivity+id, []byte(valueTrue), a.interval)
+	retry := a.retry()
+	first, err := a.d.cache.SetNX(ctx, keyActivity+id, []byte(valueTrue), retry)
 	if err != nil {
 		// Without the shared debounce, this process's own still holds.
 		a.d.obs.CacheResult(kindActivity, "error")
 	} else if !first {
 		a.d.obs.CacheResult(kindActivity, "hit")
-		return // another resolver sent it
+		return // another resolver sent it, or is sending it
 	}
 	if err := a.d.api.UpdateLastActivity(ctx, id); err != nil {
 		a.d.obs.Activity("failed")
 		a.d.log.Warn("last-activity update failed", "sandbox", id, "err", err)
+		a.mu.Lock()
+		if _, ok := a.recent[id]; ok {
+			a.recent[id] = time.Now().Add(retry - a.interval) // due again after retry
+		}
+		a.mu.Unlock()
 		return
 	}
 	a.d.obs.Activity("sent")
+	if first {
+		if err := a.d.cache.Set(ctx, keyActivity+id, []byte(valueTrue), a.interval); err != nil {
+			a.d.obs.CacheResult(kindActivity, "error")
+		}
+	}
+}
+
+// retry is how long a failed update holds off the next attempt, and how
+// long a resolver's claim on an update in flight lasts.
+func (a *activity) retry() time.Duration {
+	return a.interval / 9
 }
 
 // prune drops expired entries; if all are fresh it clears the map (the

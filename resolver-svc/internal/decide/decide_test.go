@@ -479,6 +479,45 @@ func TestSkipActivityDecisionsAreNotReused(t *testing.T) {
 	}
 }
 
+// A failed last-activity update is tried again after the retry window (a
+// ninth of the interval), not only after the whole interval: Daytona's
+// proxy remembers an update only once it succeeded.
+func TestFailedLastActivityIsRetried(t *testing.T) {
+	e := newEnv(t, func(cfg *decide.Config, _ *decide.Deps, _ *env) { cfg.ActivityInterval = 900 * time.Millisecond })
+	warm := preview(public, "3000")
+	warm.SkipActivity = true
+	if d := e.decide(warm); d.Forward == nil { // the lookups are cached from here on
+		t.Fatalf("%s %d", d.Outcome, d.Status)
+	}
+	updates := func() (n int) {
+		for _, r := range e.api.Requests() {
+			if r.Endpoint == daytonatest.LastActivity {
+				n++
+			}
+		}
+		return n
+	}
+	e.api.Fail(http.StatusServiceUnavailable, `{"statusCode":503,"message":"down"}`)
+	if d := e.decide(preview(public, "3000")); d.Forward == nil {
+		t.Fatalf("%s %d", d.Outcome, d.Status)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 5s", what)
+			}
+		}
+	}
+	waitFor("failed update", func() bool { return updates() > 0 })
+	time.Sleep(50 * time.Millisecond) // its retries end, and its goroutine is done with the debounce
+	failed := updates()
+	e.api.Fail(0, "")
+	time.Sleep(150 * time.Millisecond) // past the retry window (100 ms), within the interval
+	e.decide(preview(public, "3000"))
+	waitFor("second update", func() bool { return updates() > failed })
+}
+
 func TestLastActivitySharedDebounce(t *testing.T) {
 	// Two resolvers sharing one cache send one update between them.
 	shared := cache.NewMemory(100)

@@ -67,7 +67,8 @@ const golden = `{
           "passHostHeader": false,
           "servers": [
             {
-              "url": "https://static.example:8443/base"
+              "url": "https://static.example:8443/base",
+              "preservePath": true
             }
           ]
         }

@@ -3,6 +3,7 @@ package runners
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 )
 
 // NamePrefix starts every router and service name in the rendered
@@ -40,6 +41,10 @@ type loadBalancer struct {
 
 type server struct {
 	URL string `json:"url"`
+	// PreservePath: Traefik keeps the URL's path (a runner behind a path
+	// prefix); without it Traefik's proxy drops the path, while Daytona
+	// builds {proxyUrl}/sandboxes/... with it.
+	PreservePath bool `json:"preservePath,omitempty"`
 }
 
 // Rendered is one configuration body and the registry version it shows.
@@ -68,7 +73,7 @@ func (r *Registry) Render() Rendered {
 		}
 		cfg.HTTP.Services[name] = service{LoadBalancer: loadBalancer{
 			PassHostHeader: false,
-			Servers:        []server{{URL: e.url}},
+			Servers:        []server{{URL: e.url, PreservePath: hasPath(e.url)}},
 		}}
 	}
 	r.mu.RUnlock()
@@ -82,4 +87,10 @@ func (r *Registry) Render() Rendered {
 		panic("runners: rendering the configuration: " + err.Error())
 	}
 	return Rendered{Body: buf.Bytes(), Version: version}
+}
+
+// hasPath reports whether a server URL (checked by ValidURL) has a path.
+func hasPath(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Path != "" && p.Path != "/"
 }

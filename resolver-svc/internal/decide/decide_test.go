@@ -773,3 +773,31 @@ func TestDirectRunnerIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// Once the detached slots are taken, a lookup ends with the caller that
+// started it; a caller that joined it and is still there asks again rather
+// than failing with the starter's cancellation (a client hanging up must
+// not turn another client's decision into a 502).
+func TestJoinersOutliveAStarterThatHangsUp(t *testing.T) {
+	e := newEnv(t, func(cfg *decide.Config, _ *decide.Deps, _ *env) {
+		cfg.MaxDetachedLookups = 1
+	})
+	e.api.Delay(300 * time.Millisecond)
+	// A slow lookup takes the one detached slot.
+	c1, cancel1 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel1()
+	e.d.Decide(c1, preview(private, "3000"))
+	// A client starts the public sandbox's lookup, bound to its request...
+	c2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go e.d.Decide(c2, preview(public, "3000"))
+	time.Sleep(20 * time.Millisecond)
+	// ...another joins it, and the first hangs up.
+	done := make(chan decide.Decision)
+	go func() { done <- e.d.Decide(context.Background(), preview(public, "3000")) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel2()
+	if d := <-done; d.Forward == nil {
+		t.Fatalf("the joiner's decision: %d %s (%v)", d.Status, d.Outcome, d.Err)
+	}
+}

@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -134,6 +135,10 @@ var errOtherRunner = errors.New("decide: the sandbox is on another runner than P
 type result[T any] struct {
 	v   T
 	err error
+	// abandoned: the flight was bound to the context of the caller that
+	// started it (no detached slot was free), and that caller went away
+	// before it ended: its outcome says nothing about the others.
+	abandoned bool
 }
 
 // lookup reads key from the cache; on a miss, one caller per key (per
@@ -163,15 +168,32 @@ func lookup[T any](ctx context.Context, d *Decider, kind, key string,
 	default:
 		d.obs.CacheResult(kind, "miss")
 	}
+	// A caller that joined a flight abandoned by its starter starts (or
+	// joins) another, a few times at most: one client hanging up must not
+	// fail everyone else's decision.
+	for attempt := 0; ; attempt++ {
+		res, err := flight(ctx, d, kind, key, decode, fetch)
+		if err == nil && res.abandoned && ctx.Err() == nil && attempt < 3 {
+			continue
+		}
+		return res.v, cmp.Or(err, res.err)
+	}
+}
+
+// flight runs or joins the shared lookup of key; err is the caller's own
+// context ending first.
+func flight[T any](ctx context.Context, d *Decider, kind, key string,
+	decode func([]byte) (result[T], bool),
+	fetch func(context.Context) (T, []byte, time.Duration, error)) (result[T], error) {
 	ch := d.flights.DoChan(key, func() (any, error) {
-		base := context.WithoutCancel(ctx)
+		base, bound := context.WithoutCancel(ctx), false
 		select {
 		case d.detached <- struct{}{}:
 			defer func() { <-d.detached }()
 		default:
 			// Too many lookups outlive their callers already: this one
 			// ends with the caller that started it.
-			base = ctx
+			base, bound = ctx, true
 		}
 		fctx, cancel := context.WithTimeout(base, d.cfg.LookupTimeout)
 		defer cancel()
@@ -183,20 +205,21 @@ func lookup[T any](ctx context.Context, d *Decider, kind, key string,
 			}
 		}
 		v, b, ttl, err := fetch(fctx)
+		if bound && ctx.Err() != nil {
+			return result[T]{v: v, err: err, abandoned: true}, nil
+		}
 		if b != nil && ttl > 0 {
 			if serr := d.cache.Set(fctx, key, b, ttl); serr != nil && !errors.Is(serr, ErrCacheSkipped) {
 				d.obs.CacheResult(kind, "error")
 				d.log.Warn("cache set failed", "cache", kind, "err", serr)
 			}
 		}
-		return result[T]{v, err}, nil
+		return result[T]{v: v, err: err}, nil
 	})
 	select {
 	case r := <-ch:
-		res := r.Val.(result[T])
-		return res.v, res.err
+		return r.Val.(result[T]), nil
 	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
+		return result[T]{}, ctx.Err()
 	}
 }

@@ -78,6 +78,10 @@ import "strings"
 const (
 	// MaxDatagram bounds a decision request or answer.
 	MaxDatagram = 64 << 10
+	// MaxRequestLine bounds the client's request line ("METHOD host
+	// request-URI") in a decision request: the resolver only echoes it
+	// (error bodies, logs), so a longer one is cut, never refused.
+	MaxRequestLine = 4 << 10
 	// DatagramAskHTTP is the answer that sends the plugin to HTTP.
 	DatagramAskHTTP = "http"
 )

@@ -50,7 +50,11 @@ func dialDgram(d *dgramClient) (*dgramConn, error) {
 // lines: DecisionForward and its five values, or one line, DatagramAskHTTP
 // (nil for a request too long for a datagram).
 func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
-	msg := t.dgram + req.Method + " " + req.Host + " " + req.URL.RequestURI() + "\n"
+	line := req.Method + " " + req.Host + " " + req.URL.RequestURI()
+	if len(line) > MaxRequestLine {
+		line = line[:MaxRequestLine]
+	}
+	msg := t.dgram + line + "\n"
 	if cr != nil || len(req.Header[HeaderSkipLastActivity]) != 0 {
 		msg += dgramTail(req, cr)
 	} else {

@@ -608,13 +608,20 @@ func resolverFailed(rw http.ResponseWriter, req *http.Request, err error) {
 	writeError(rw, req, http.StatusServiceUnavailable, "service unavailable: the preview gateway's resolver is unreachable")
 }
 
-// resolverAnswered passes a "respond" decision on to the client; anything
-// else (resp nil: an incomplete forward) is a 502.
+// resolverAnswered passes a "respond" decision on to the client; a 431
+// from the resolver's server (the credentials did not fit its header
+// limit) is the client's 431; anything else (resp nil: an incomplete
+// forward) is a 502.
 func resolverAnswered(rw http.ResponseWriter, req *http.Request, resp *http.Response) {
 	if resp != nil {
 		defer resp.Body.Close()
 		if v := resp.Header[HeaderDecision]; len(v) == 1 && v[0] == DecisionRespond {
 			respond(rw, resp)
+			return
+		}
+		if resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+			writeError(rw, req, http.StatusRequestHeaderFieldsTooLarge,
+				"request header fields too large: the request's credentials are too long")
 			return
 		}
 	}

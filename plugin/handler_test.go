@@ -339,6 +339,9 @@ func TestResolverFailuresFailClosed(t *testing.T) {
 	}{
 		{"500 without decision", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, 502},
 		{"200 without decision", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }, 502},
+		// The resolver's server refused the decision request's headers:
+		// the client's credentials are too long, not the resolver broken.
+		{"431 without decision", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(431) }, 431},
 		{"unknown decision", func(w http.ResponseWriter, r *http.Request) { w.Header().Set(HeaderDecision, "maybe") }, 502},
 		{"forward without runner key", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(HeaderDecision, DecisionForward)
@@ -954,6 +957,22 @@ func TestDatagramDecisions(t *testing.T) {
 		}
 		if len(dg.requests()) != 0 || f.count() != 1 || len(f.last().Get(HeaderCookie)) != MaxDatagram {
 			t.Errorf("datagrams %d, HTTP calls %d", len(dg.requests()), f.count())
+		}
+	})
+	t.Run("the request line is cut, on either transport", func(t *testing.T) {
+		f := &fakeResolver{}
+		dg := newFakeDgram(t, func([]string) string { return DatagramAskHTTP })
+		h, _, _ := newTestHandler(t, f, func(c *Config) { c.ResolverSocket = dg.name })
+		target := "/p?q=" + strings.Repeat("a", 300<<10)
+		if rec := serve(h, "GET", "http://3000-demo.localhost"+target, nil); rec.Code != http.StatusTeapot {
+			t.Fatalf("status %d", rec.Code)
+		}
+		want := ("GET 3000-demo.localhost " + target)[:MaxRequestLine]
+		if got := dg.requests(); len(got) != 1 || got[0][2] != want {
+			t.Errorf("the datagram's request line is not the first %d bytes", MaxRequestLine)
+		}
+		if got := f.last().Get(HeaderRequest); got != want {
+			t.Errorf("the HTTP request line has %d bytes, want the first %d", len(got), MaxRequestLine)
 		}
 	})
 	t.Run("an incomplete forward is a 502", func(t *testing.T) {

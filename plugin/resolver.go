@@ -73,7 +73,11 @@ func decide(c *resolverClient, req *http.Request, t *target, cr *credentials) (*
 	h := out.Header
 	h[HeaderKey] = c.secret
 	h["User-Agent"] = noUserAgent
-	h[HeaderRequest] = []string{req.Method + " " + req.Host + " " + req.URL.RequestURI()}
+	line := req.Method + " " + req.Host + " " + req.URL.RequestURI()
+	if len(line) > MaxRequestLine {
+		line = line[:MaxRequestLine]
+	}
+	h[HeaderRequest] = []string{line}
 	if cr != nil {
 		addCredentials(h, req, cr)
 	}

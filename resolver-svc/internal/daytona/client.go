@@ -200,8 +200,12 @@ func validToken(t string) bool {
 // key) may use the sandbox: GET /preview/{id}/access, called as the user
 // (Authorization: Bearer <userToken>) with X-Forwarded-For: clientIP (left
 // out when clientIP is not an IP address). A 401 (bad token) is false.
+//
+// A token longer than MaxUserTokenLength is refused without a call: no
+// JWT or API key is that long, and the API's ingress would answer such a
+// header with an error page (a fault, not a "no").
 func (c *Client) HasAccess(ctx context.Context, sandboxID, userToken, clientIP string) (bool, error) {
-	if userToken == "" {
+	if userToken == "" || len(userToken) > MaxUserTokenLength {
 		return false, nil
 	}
 	cl := call{
@@ -216,6 +220,9 @@ func (c *Client) HasAccess(ctx context.Context, sandboxID, userToken, clientIP s
 	}
 	return c.yesNo(ctx, cl)
 }
+
+// MaxUserTokenLength bounds a user's bearer token (a JWT or an API key).
+const MaxUserTokenLength = 16 << 10
 
 // SandboxIDFromSignedToken resolves a signed preview URL token for a port:
 // GET /preview/{token}/{port}/sandbox-id. The API answers the raw id (not

@@ -147,6 +147,19 @@ func TestHasAccessCallsAsTheUser(t *testing.T) {
 	}
 }
 
+// A bearer token longer than any JWT or API key is no, without a call.
+func TestHasAccessRefusesOverlongTokens(t *testing.T) {
+	api := fakeAPI(t)
+	c := newClient(t, api.URL())
+	long := strings.Repeat("a", daytona.MaxUserTokenLength+1)
+	if ok, err := c.HasAccess(context.Background(), sandbox, long, ""); ok || err != nil {
+		t.Fatalf("HasAccess = %v, %v; want false, nil", ok, err)
+	}
+	if n := len(api.Requests()); n != 0 {
+		t.Fatalf("%d API requests, want none", n)
+	}
+}
+
 func TestHasAccessUserUnauthorizedIsFalse(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		daytonatest.WriteError(w, r.URL.Path, http.StatusUnauthorized, "Unauthorized")

@@ -90,11 +90,13 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	if v, ok := h.hits.Load(key); ok {
 		// Expired decisions are removed by the cache's sweeper. An escaped
-		// path (RawPath) or an empty one goes to forwardHit.
+		// path (RawPath) goes to forwardHit, and so does a path that does
+		// not start with '/' (empty, or "*" in "GET * HTTP/1.1"): in byte
+		// order exactly those are < "/" or >= "0".
 		d := v.(*decision)
 		// So does a request with a Connection header: after Traefik's entry
 		// point, only an upgrade (a WebSocket) still has one.
-		if u.RawPath != "" || path == "" || len(hdr[hConnection]) != 0 {
+		if u.RawPath != "" || path < "/" || path >= "0" || len(hdr[hConnection]) != 0 {
 			forwardHit(h, rw, req, d)
 			return
 		}
@@ -124,7 +126,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 // forwardHit forwards a request whose decision was cached, the way
 // ServeHTTP does for a plain request target.
 func forwardHit(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
-	if req.URL.Opaque != "" {
+	if req.URL.Opaque != "" || notAPath(req.URL.Path) {
 		refuseTarget(rw, req)
 		return
 	}
@@ -219,14 +221,22 @@ func refusedDotSegment(rw http.ResponseWriter, req *http.Request, path string) b
 // parses it with an empty Path, which a forward would rewrite, while a
 // proxy that sends URL.RequestURI() would send the Opaque part as it is,
 // with the runner key; Traefik refuses such targets itself since v3.7.13;
-// ServeHTTP sends every request with an empty Path to one of the two), or
-// else a query key with a control character.
+// ServeHTTP sends every request with an empty Path to one of the two) or
+// a path that does not start with '/' (notAPath), or else a query key with
+// a control character.
 func refuseTarget(rw http.ResponseWriter, req *http.Request) {
-	if req.URL.Opaque != "" {
+	if req.URL.Opaque != "" || notAPath(req.URL.Path) {
 		writeError(rw, req, http.StatusBadRequest, "bad request: the request target must be a path")
 		return
 	}
 	writeError(rw, req, http.StatusBadRequest, "bad request: "+QueryAuthKey+" holds a control character")
+}
+
+// notAPath reports whether a request's path is neither empty (the target
+// "http://host" in absolute form, forwarded as "/") nor starts with '/':
+// "*" in "GET * HTTP/1.1" (Go's server answers only OPTIONS * itself).
+func notAPath(p string) bool {
+	return p != "" && p[0] != '/'
 }
 
 // rawCookieKey is the part of the cache key that ServeHTTP makes of the
@@ -255,7 +265,7 @@ func newTarget(c *resolverClient, path string, gateway bool) *target {
 // call allocates the whole frame of the function called).
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
 	// Checked inline: with the cache off every request is a miss.
-	if req.URL.Opaque != "" || cr != nil && cr.badQueryKey {
+	if p := req.URL.Path; req.URL.Opaque != "" || cr != nil && cr.badQueryKey || p != "" && p[0] != '/' { // notAPath, inline
 		refuseTarget(rw, req)
 		return
 	}

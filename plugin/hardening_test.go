@@ -38,6 +38,40 @@ func TestOpaqueTargetsAreRefused(t *testing.T) {
 	}
 }
 
+// "GET * HTTP/1.1" reaches a handler with the Path "*" (Go's server
+// answers only OPTIONS * itself): not a path to put under the sandbox's
+// prefix. 400 on a miss and on a hit, never forwarded; a path-less target
+// ("GET http://host HTTP/1.1") still goes to "/".
+func TestAsteriskTargetsAreRefused(t *testing.T) {
+	f := &fakeResolver{}
+	h, s, _ := newTestHandler(t, f, nil)
+	star := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
+		req.URL.Path = "*"
+		req.RequestURI = "*"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := star(); rec.Code != http.StatusBadRequest || s.called || f.count() != 0 {
+		t.Fatalf("miss: status %d, forwarded %v, resolver calls %d", rec.Code, s.called, f.count())
+	}
+	if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusTeapot {
+		t.Fatalf("plain request: status %d", rec.Code)
+	}
+	s.called = false
+	if rec := star(); rec.Code != http.StatusBadRequest || s.called {
+		t.Fatalf("hit: status %d, forwarded %v", rec.Code, s.called)
+	}
+	req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
+	req.URL.Path = ""
+	req.RequestURI = "http://3000-demo.localhost"
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if !s.called || s.path != "/sandboxes/demo/toolbox/proxy/3000/" {
+		t.Fatalf("a path-less target: forwarded %v to %q", s.called, s.path)
+	}
+}
+
 // The Host header's port must be a port (what follows ':' was dropped
 // unread, and remembered as sent); a fully qualified name's trailing dot
 // is the same host.

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"io"
 	"net/http"
@@ -43,8 +44,14 @@ func sharedTransport(base string) *http.Transport {
 }
 
 // holdsSecret reports whether a request header value is the shared secret.
+// Digests are compared, as the resolver does: ConstantTimeCompare returns
+// at once for a value of another length, which would tell the secret's.
 func (c *resolverClient) holdsSecret(v []string) bool {
-	return len(v) == 1 && subtle.ConstantTimeCompare([]byte(v[0]), []byte(c.secret[0])) == 1
+	if len(v) != 1 {
+		return false
+	}
+	got, want := sha256.Sum256([]byte(v[0])), sha256.Sum256([]byte(c.secret[0]))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 func newResolverClient(base, secret string, timeout time.Duration) *resolverClient {

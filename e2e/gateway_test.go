@@ -406,3 +406,51 @@ func TestTraefikAPIDoesNotShowTheSecret(t *testing.T) {
 		}
 	}
 }
+
+// CORS through the real Traefik, as Daytona's proxy answers it: a browser
+// app on another origin gets its preflight answered by the gateway (a
+// private sandbox's and the SDK's toolbox route alike, no credentials
+// asked for), and the Origin echoed with credentials allowed on the
+// sandbox's answer; X-Daytona-Disable-CORS: true leaves it all to the
+// sandbox and never reaches it.
+func TestCORS(t *testing.T) {
+	const origin = "https://app.example.com"
+	preflight := http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"POST"},
+		"Access-Control-Request-Headers": {"x-daytona-preview-token,content-type"}}
+	for _, c := range []struct{ host, path string }{
+		{gw.Host(3000, "demo-private"), "/echo"},
+		{"localhost", "/toolbox/demo-private/files"},
+	} {
+		reachesNoRunner(t, gw, "a preflight", func() {
+			resp, err := gw.Do("OPTIONS", c.host, c.path, preflight)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+				resp.Header.Get("Access-Control-Allow-Credentials") != "true" ||
+				!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "X-Daytona-Preview-Token") {
+				t.Errorf("preflight %s%s: %s %v", c.host, c.path, resp.Status, resp.Header)
+			}
+		})
+	}
+	host := gw.Host(3000, "demo-private")
+	token := http.Header{"X-Daytona-Preview-Token": {privateToken}, "Origin": {origin}}
+	resp, body := get(t, gw, host, "/echo", token)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("GET from another origin: %s %v %s", resp.Status, resp.Header, body)
+	}
+	token.Set("X-Daytona-Disable-CORS", "true")
+	resp, body = get(t, gw, host, "/echo", token)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("GET with CORS disabled: %s %v", resp.Status, resp.Header)
+	}
+	var e demoapp.Echo
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Headers["X-Daytona-Disable-Cors"]; ok {
+		t.Error("the sandbox received X-Daytona-Disable-CORS")
+	}
+}

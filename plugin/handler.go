@@ -61,6 +61,11 @@ type handler struct {
 // serveMiss.
 func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	hdr := req.Header
+	// CORS comes first, on every host and path, as in Daytona's proxy; a
+	// preflight is answered here.
+	if len(hdr[hOrigin]) != 0 && cors(rw, req) {
+		return
+	}
 	u := req.URL
 	var cr *credentials
 	key := req.Host
@@ -112,6 +117,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			delete(hdr, hAuthorization)
 		}
 		delete(hdr, HeaderSkipLastActivity)
+		delete(hdr, HeaderDisableCORS)
 		if len(tok) != 0 {
 			delete(hdr, HeaderDaytonaPreviewToken)
 		}
@@ -472,6 +478,7 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 		delete(hdr, hAuthorization)
 	}
 	delete(hdr, HeaderSkipLastActivity)
+	delete(hdr, HeaderDisableCORS)
 	if path == "" {
 		path = "/"
 	}

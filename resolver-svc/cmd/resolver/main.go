@@ -59,6 +59,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	cache.SetRedisLogger(logger)
+	for _, ig := range cfg.Ignored {
+		logger.Warn("ignored variable of Daytona's proxy", "variable", ig)
+	}
 
 	var (
 		decisionCache decide.Cache

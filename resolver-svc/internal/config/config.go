@@ -88,6 +88,23 @@ var Vars = []Var{
 	{"PREVIEWGATE_FORWARD_AUTH", "false", "also answer Traefik's ForwardAuth at /v1/forward-auth on the internal listener (allow or deny, no runner key)"},
 }
 
+// Unsupported are the variables of Daytona's proxy for what the resolver
+// does not do (yet): set in the environment, each is named in a warning
+// at start-up (Config.Ignored) rather than silently dropped.
+var Unsupported = []struct{ Name, What string }{
+	{"PREVIEW_WARNING_ENABLED", "the preview warning page is not implemented: previews are served without it"},
+	{"OIDC_CLIENT_ID", "browser sign-in (OIDC) is not implemented"},
+	{"OIDC_CLIENT_SECRET", "browser sign-in (OIDC) is not implemented"},
+	{"OIDC_DOMAIN", "browser sign-in (OIDC) is not implemented"},
+	{"OIDC_PUBLIC_DOMAIN", "browser sign-in (OIDC) is not implemented"},
+	{"OIDC_AUDIENCE", "browser sign-in (OIDC) is not implemented"},
+	{"COOKIE_DOMAIN", "the resolver issues no cookies yet (sign-in)"},
+	{"ENABLE_TLS", "TLS is Traefik's: configure it on Traefik's entry point"},
+	{"TLS_CERT_FILE", "TLS is Traefik's: configure it on Traefik's entry point"},
+	{"TLS_KEY_FILE", "TLS is Traefik's: configure it on Traefik's entry point"},
+	{"PROXY_PORT", "Traefik's entry point is the proxy's port; the resolver listens on PREVIEWGATE_PUBLIC_ADDR"},
+}
+
 // secretVars may be given as NAME or NAME_FILE.
 var secretVars = map[string]bool{"PROXY_API_KEY": true, "REDIS_PASSWORD": true, "PREVIEWGATE_SECRET": true}
 
@@ -107,6 +124,9 @@ type Config struct {
 	// CookieKey is the hash key of the auth cookies (PROXY_API_KEY).
 	CookieKey []byte
 	LogLevel  slog.Level
+	// Ignored lists the Unsupported variables that are set (not empty,
+	// not "false"), as "NAME: what".
+	Ignored []string
 }
 
 // ErrInvalid is wrapped by Load's error, which lists every problem.
@@ -253,6 +273,11 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 		l.bad("LOG_LEVEL", "must be debug, info, warn or error")
 	}
 
+	for _, u := range Unsupported {
+		if v := strings.TrimSpace(l.env[u.Name]); v != "" && !strings.EqualFold(v, "false") && v != "0" {
+			c.Ignored = append(c.Ignored, u.Name+": "+u.What)
+		}
+	}
 	if len(l.problems) > 0 {
 		sort.Strings(l.problems)
 		return nil, fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(l.problems, "\n  "))

@@ -170,3 +170,23 @@ func TestDirectRunner(t *testing.T) {
 		}
 	}
 }
+
+// Variables of Daytona's proxy for what the resolver does not do are named
+// (not their values) in Config.Ignored when set, and "false" or empty ones
+// are not.
+func TestUnsupportedDaytonaVariablesAreReported(t *testing.T) {
+	c, err := Load(append(base(), "PREVIEW_WARNING_ENABLED=true", "OIDC_CLIENT_SECRET=s3cr3t", "ENABLE_TLS=false", "COOKIE_DOMAIN="), noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Ignored, "\n")
+	if len(c.Ignored) != 2 || !strings.HasPrefix(c.Ignored[0], "PREVIEW_WARNING_ENABLED: ") || !strings.HasPrefix(c.Ignored[1], "OIDC_CLIENT_SECRET: ") {
+		t.Errorf("ignored:\n%s", got)
+	}
+	if strings.Contains(got, "s3cr3t") {
+		t.Error("a value reached the report")
+	}
+	if c, _ := Load(base(), noFiles); len(c.Ignored) != 0 {
+		t.Errorf("nothing set, yet ignored %q", c.Ignored)
+	}
+}

@@ -177,11 +177,12 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 			return badRequest(msgBadPort)
 		}
 		port = strconv.Itoa(p)
-		if plugin.IsSignedToken(req.Sandbox) {
-			return d.signedToken(ctx, req)
-		}
+		// Before any credential, as in Daytona's proxy.
 		if d.cfg.ToolboxOnly && p != plugin.PortToolbox {
 			return respond(OutcomeToolboxOnly, http.StatusNotFound, msgToolboxOnly)
+		}
+		if plugin.IsSignedToken(req.Sandbox) {
+			return d.signedToken(ctx, req)
 		}
 	case plugin.RouteToolbox:
 		if !plugin.ValidSandboxID(req.Sandbox) {

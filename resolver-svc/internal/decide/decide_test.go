@@ -234,6 +234,10 @@ func TestToolboxOnlyMode(t *testing.T) {
 	if d := e.decide(preview(public, "3000")); d.Outcome != decide.OutcomeToolboxOnly || d.Status != 404 {
 		t.Fatalf("port 3000: %s %d", d.Outcome, d.Status)
 	}
+	// Before any credential: a signed-token host is 404 too, not 401.
+	if d := e.decide(preview("abcdefgh12345678", "3000")); d.Outcome != decide.OutcomeToolboxOnly || d.Status != 404 {
+		t.Fatalf("signed token, port 3000: %s %d", d.Outcome, d.Status)
+	}
 	req := preview(private, "2280")
 	req.PreviewToken = token
 	if d := e.decide(req); d.Forward == nil {

@@ -334,6 +334,9 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	method, _, uri := plugin.SplitRequest(h.Get(plugin.HeaderRequest))
 	path, _, _ := strings.Cut(uri, "?")
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p // Daytona's error bodies show the decoded URL.Path
+	}
 	writeDecisionError(w, r, dec, path, method)
 }
 

@@ -119,7 +119,7 @@ func TestRespondDecisionIsDaytonaJSON(t *testing.T) {
 	d := &fakeDecider{dec: decide.Decision{Outcome: decide.OutcomeRegistering, Status: 503, Message: "service unavailable: wait", RetryAfter: 1}}
 	h := newServer(t, d, nil).InternalHandler()
 	rec := do(h, "GET", plugin.DecidePath+"/preview/sb/3000", map[string]string{
-		plugin.HeaderKey: secret, plugin.HeaderRequest: "POST 3000-sb.example.com /a/b?c=d",
+		plugin.HeaderKey: secret, plugin.HeaderRequest: "POST 3000-sb.example.com /a/b%20c?c=d",
 	})
 	if rec.Code != 503 || rec.Header().Get(plugin.HeaderDecision) != plugin.DecisionRespond || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("%d %v", rec.Code, rec.Header())
@@ -129,7 +129,7 @@ func TestRespondDecisionIsDaytonaJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if body.StatusCode != 503 || body.Code != "SERVICE_UNAVAILABLE" || body.Message != "service unavailable: wait" ||
-		body.Path != "/a/b" || body.Method != "POST" || body.Timestamp == "" {
+		body.Path != "/a/b c" || body.Method != "POST" || body.Timestamp == "" { // decoded, as Daytona's URL.Path
 		t.Errorf("body %+v", body)
 	}
 }

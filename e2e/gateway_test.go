@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/previewgate/previewgate/daytona-sim/demoapp"
+	"github.com/previewgate/previewgate/daytona-sim/world"
 	"github.com/previewgate/previewgate/internal/stack"
 )
 
@@ -453,4 +454,28 @@ func TestCORS(t *testing.T) {
 	if _, ok := e.Headers["X-Daytona-Disable-Cors"]; ok {
 		t.Error("the sandbox received X-Daytona-Disable-CORS")
 	}
+}
+
+// The build-log routes of the gateway host, as the SDKs use them: the
+// user's API key reads the build's log from its runner (snapshotRef set by
+// the gateway, whatever the client sent); no key is 401, no access 404, no
+// build 400.
+func TestBuildLogs(t *testing.T) {
+	alice := http.Header{"Authorization": {"Bearer " + aliceKey}}
+	for _, path := range []string{
+		"/sandboxes/demo-private/build-logs?follow=true",
+		"/snapshots/" + world.DemoSnapshot + "/build-logs",
+		"/snapshots/" + world.DemoSnapshot + "/build-logs?snapshotRef=someone-elses-build",
+	} {
+		resp, body := get(t, gw, "localhost", path, alice)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Successfully built "+world.DemoBuildRef) {
+			t.Errorf("%s: %s %s", path, resp.Status, body)
+		}
+	}
+	resp, body := get(t, gw, "localhost", "/sandboxes/demo-private/build-logs", nil)
+	wantError(t, resp, body, http.StatusUnauthorized, "")
+	resp, body = get(t, gw, "localhost", "/sandboxes/demo-private/build-logs", http.Header{"Authorization": {"Bearer bob-api-key"}})
+	wantError(t, resp, body, http.StatusNotFound, "")
+	resp, body = get(t, gw, "localhost", "/sandboxes/demo-public/build-logs", alice)
+	wantError(t, resp, body, http.StatusBadRequest, "no build info")
 }

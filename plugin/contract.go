@@ -128,6 +128,9 @@ const (
 	HeaderPrefix    = "X-Previewgate-Prefix"
 	HeaderStripAuth = "X-Previewgate-Strip-Authorization"
 	HeaderTTL       = "X-Previewgate-Ttl"
+	// HeaderSnapshotRef is in a build-log route's forward decision: the
+	// runner's logs are asked for with ?snapshotRef= this value.
+	HeaderSnapshotRef = "X-Previewgate-Snapshot-Ref"
 
 	DecisionForward = "forward"
 	DecisionRespond = "respond"
@@ -135,6 +138,14 @@ const (
 	RoutePreview = "preview"
 	RouteToolbox = "toolbox"
 	RouteGateway = "gateway"
+	// The build-log routes of the gateway host: GET
+	// /sandboxes/{id}/build-logs and GET /snapshots/{id}/build-logs. Their
+	// forward decision (never cached, HTTP only) has the prefix
+	// BuildLogsPath, the whole upstream path, and HeaderSnapshotRef.
+	RouteSandboxBuildLogs  = "sandbox-build-logs"
+	RouteSnapshotBuildLogs = "snapshot-build-logs"
+	// BuildLogsPath is the runner API's build-log stream.
+	BuildLogsPath = "/snapshots/logs"
 
 	// DefaultRunnerHeader is the request header the plugin sets to the
 	// runner id so that Traefik's child routers (one per runner) can match
@@ -170,6 +181,8 @@ func DecideTarget(path string) (string, string, string, bool) {
 		return route, "", "", rest == ""
 	case RouteToolbox:
 		return route, rest, "", ValidSandboxID(rest)
+	case RouteSandboxBuildLogs, RouteSnapshotBuildLogs:
+		return route, rest, "", ValidBuildLogsID(rest)
 	case RoutePreview:
 		sandbox, port, _ := strings.Cut(rest, "/")
 		_, ok := ParsePort(port)
@@ -184,4 +197,31 @@ func SplitRequest(v string) (string, string, string) {
 	method, rest, _ := strings.Cut(v, " ")
 	host, uri, _ := strings.Cut(rest, " ")
 	return method, host, uri
+}
+
+// ValidBuildLogsID reports whether s may be the id in a build-log route:
+// Daytona's [\w-]+ (sandbox ids and names, snapshot ids), at most 128.
+func ValidBuildLogsID(s string) bool {
+	return s != "" && len(s) <= 128 && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == ""
+}
+
+// BuildLogsRoute matches a gateway path to a build-log route: the route
+// and the id, or ok false.
+func BuildLogsRoute(path string) (string, string, bool) {
+	// One assignment each: Yaegi v0.16.1 loses the other values of a
+	// parallel assignment that holds a call.
+	route := RouteSandboxBuildLogs
+	rest := strings.TrimPrefix(path, "/sandboxes/")
+	if rest == path {
+		route = RouteSnapshotBuildLogs
+		rest = strings.TrimPrefix(path, "/snapshots/")
+		if rest == path {
+			return "", "", false
+		}
+	}
+	id := strings.TrimSuffix(rest, "/build-logs")
+	if id == rest || !ValidBuildLogsID(id) {
+		return "", "", false
+	}
+	return route, id, true
 }

@@ -406,6 +406,10 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 		return
 	}
 	if !strings.HasPrefix(p, "/toolbox/") {
+		if route, id, ok := BuildLogsRoute(p); ok && req.Method == http.MethodGet {
+			serveBuildLogs(h, rw, req, cr, route, id)
+			return
+		}
 		ask(h, rw, req, h.gatewayTarget, cr, "")
 		return
 	}
@@ -453,6 +457,42 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 	if d := ask(h, rw, req, t, &tc, key); d != nil {
 		forward(h, rw, req, d, tail, rawTail)
 	}
+}
+
+// serveBuildLogs serves GET /sandboxes/{id}/build-logs and GET
+// /snapshots/{id}/build-logs on the gateway host: the resolver checks the
+// user's bearer token with the API and names the runner and the snapshot
+// ref; the request goes to the runner's BuildLogsPath with the client's
+// query and snapshotRef set to that ref (a client's own snapshotRef is
+// replaced: Daytona's proxy adds the ref after it, and the runner reads the
+// first). Never cached, always over HTTP.
+func serveBuildLogs(h *handler, rw http.ResponseWriter, req *http.Request, cr *credentials, route, id string) {
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		writeError(rw, req, http.StatusBadRequest, "bad request: the query is malformed")
+		return
+	}
+	resp, err := decide(h.resolver, req, newTarget(h.resolver, DecidePath+"/"+route+"/"+id, true), cr)
+	if err != nil {
+		resolverFailed(rw, req, err)
+		return
+	}
+	rh := resp.Header
+	auth, prefix, runner, ref := rh[HeaderRunnerKey], rh[HeaderPrefix], rh[HeaderRunner], rh[HeaderSnapshotRef]
+	if v := rh[HeaderDecision]; len(v) != 1 || v[0] != DecisionForward || resp.StatusCode != http.StatusOK ||
+		len(auth) != 1 || auth[0] == "" || len(prefix) != 1 || prefix[0] != BuildLogsPath ||
+		len(ref) != 1 || ref[0] == "" || len(runner) > 1 || h.setRunner && (len(runner) == 0 || runner[0] == "") {
+		resolverAnswered(rw, req, resp)
+		return
+	}
+	resp.Body.Close()
+	d := &decision{runnerAuth: auth, prefix: "/snapshots", stripAuth: true}
+	if h.setRunner {
+		d.runner = runner
+	}
+	q.Set("snapshotRef", ref[0])
+	req.URL.RawQuery = q.Encode()
+	forward(h, rw, req, d, "/logs", "")
 }
 
 // forward rewrites the request toward the runner and hands it to Traefik.

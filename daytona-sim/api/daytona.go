@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -340,8 +341,81 @@ type SandboxDTO struct {
 	State           string            `json:"state"`
 	RunnerID        string            `json:"runnerId,omitempty"`
 	ToolboxProxyURL string            `json:"toolboxProxyUrl"`
+	BuildInfo       *BuildInfo        `json:"buildInfo,omitempty"`
 	CreatedAt       string            `json:"createdAt"`
 	UpdatedAt       string            `json:"updatedAt"`
+}
+
+// BuildInfo is a built sandbox's build (BuildInfoDto).
+type BuildInfo struct {
+	SnapshotRef string `json:"snapshotRef"`
+	CreatedAt   string `json:"createdAt"`
+	UpdatedAt   string `json:"updatedAt"`
+}
+
+// SnapshotDTO is the API's SnapshotDto (the keys the proxy reads and the
+// generated client's required ones).
+type SnapshotDTO struct {
+	ID              string  `json:"id"`
+	OrganizationID  string  `json:"organizationId"`
+	General         bool    `json:"general"`
+	Name            string  `json:"name"`
+	ImageName       string  `json:"imageName"`
+	State           string  `json:"state"`
+	Size            float64 `json:"size"`
+	Entrypoint      []any   `json:"entrypoint"`
+	CPU             float64 `json:"cpu"`
+	GPU             float64 `json:"gpu"`
+	Mem             float64 `json:"mem"`
+	Disk            float64 `json:"disk"`
+	ErrorReason     *string `json:"errorReason"`
+	Ref             string  `json:"ref"`
+	InitialRunnerID string  `json:"initialRunnerId"`
+	CreatedAt       string  `json:"createdAt"`
+	UpdatedAt       string  `json:"updatedAt"`
+	LastUsedAt      *string `json:"lastUsedAt"`
+}
+
+func (s *Server) sandboxDTO(sb world.Sandbox) SandboxDTO {
+	dto := SandboxDTO{
+		ID: sb.ID, OrganizationID: OrganizationID, Name: sb.ID, User: "daytona",
+		Env: map[string]string{}, Labels: map[string]string{},
+		Public: sb.Public, Target: region, CPU: 1, Memory: 1, Disk: 3,
+		State: string(sb.State), RunnerID: sb.RunnerID,
+		ToolboxProxyURL: s.cfg.ProxyToolboxURL,
+		CreatedAt:       isoTime(sb.CreatedAt), UpdatedAt: isoTime(time.Now()),
+	}
+	if sb.BuildRef != "" {
+		dto.BuildInfo = &BuildInfo{SnapshotRef: sb.BuildRef, CreatedAt: isoTime(sb.CreatedAt), UpdatedAt: isoTime(sb.CreatedAt)}
+	}
+	return dto
+}
+
+// getSandbox is GET /sandbox/{sandboxIdOrName} for a user with access.
+func (s *Server) getSandbox(w http.ResponseWriter, r *http.Request, p params) {
+	sb, ok := s.userSandbox(w, r, p["id"])
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.sandboxDTO(sb))
+}
+
+// getSnapshot is GET /snapshots/{id} for a user of its organization.
+func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request, p params) {
+	user, ok := s.requireUser(w, r)
+	if !ok {
+		return
+	}
+	sn, ok := s.cfg.World.Snapshot(p["id"])
+	if !ok || !slices.Contains(sn.Users, user) {
+		writeError(w, r, http.StatusNotFound, "Snapshot with ID "+p["id"]+" not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, SnapshotDTO{
+		ID: sn.ID, OrganizationID: OrganizationID, Name: sn.ID, ImageName: sn.Ref, State: "active",
+		Entrypoint: []any{}, CPU: 1, Mem: 1, Disk: 3, Ref: sn.Ref, InitialRunnerID: sn.RunnerID,
+		CreatedAt: simEpoch, UpdatedAt: simEpoch,
+	})
 }
 
 // updatePublicStatus: "true" sets public, anything else private (NestJS's
@@ -357,12 +431,5 @@ func (s *Server) updatePublicStatus(w http.ResponseWriter, r *http.Request, p pa
 		return
 	}
 	s.log.Info("sandbox public status changed", "sandbox", sb.ID, "public", public)
-	writeJSON(w, http.StatusCreated, SandboxDTO{
-		ID: sb.ID, OrganizationID: OrganizationID, Name: sb.ID, User: "daytona",
-		Env: map[string]string{}, Labels: map[string]string{},
-		Public: sb.Public, Target: region, CPU: 1, Memory: 1, Disk: 3,
-		State: string(sb.State), RunnerID: sb.RunnerID,
-		ToolboxProxyURL: s.cfg.ProxyToolboxURL,
-		CreatedAt:       isoTime(sb.CreatedAt), UpdatedAt: isoTime(time.Now()),
-	})
+	writeJSON(w, http.StatusCreated, s.sandboxDTO(sb))
 }

@@ -89,6 +89,8 @@ var routes = []route{
 	newRoute(http.MethodGet, "/runners/{id}/full", (*Server).runnerFull),
 	newRoute(http.MethodPost, "/sandbox/{id}/public/{isPublic}", (*Server).updatePublicStatus),
 	newRoute(http.MethodPost, "/sandbox/{id}/last-activity", (*Server).updateLastActivity),
+	newRoute(http.MethodGet, "/sandbox/{id}", (*Server).getSandbox),
+	newRoute(http.MethodGet, "/snapshots/{id}", (*Server).getSnapshot),
 	newRoute(http.MethodGet, "/sandbox/{id}/ports/{port}/preview-url", (*Server).portPreviewURL),
 	newRoute(http.MethodGet, "/sandbox/{id}/ports/{port}/signed-preview-url", (*Server).signedPortPreviewURL),
 	newRoute(http.MethodPost, "/sandbox/{id}/ports/{port}/signed-preview-url/{token}/expire", (*Server).expireSignedPreviewURL),

@@ -118,6 +118,10 @@ func (rn *Runner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		commonerr.Write(w, r, http.StatusUnauthorized, msg)
 		return
 	}
+	if raw == BuildLogsPath && r.Method == http.MethodGet {
+		rn.buildLogs(w, r)
+		return
+	}
 	id, path, ok := splitToolboxPath(raw)
 	if !ok {
 		w.Header().Set("Content-Type", "text/plain")
@@ -220,4 +224,48 @@ func (rn *Runner) proxy(w http.ResponseWriter, r *http.Request, sandboxID, path 
 		ErrorLog: slog.NewLogLogger(rn.log.Handler(), slog.LevelDebug),
 	}
 	rp.ServeHTTP(w, r)
+}
+
+// BuildLogsPath is the runner API's build-log stream: GET
+// /snapshots/logs?snapshotRef=<ref>[&follow=true].
+const BuildLogsPath = "/snapshots/logs"
+
+// BuildLogLines are the log of every simulated build, "%s" the ref.
+var BuildLogLines = []string{
+	"Building image %s",
+	"Step 1/2 : FROM daytonaio/sandbox:0.5.0",
+	"Step 2/2 : RUN pip install -r requirements.txt",
+	"Successfully built %s",
+}
+
+// buildLogs serves a build's log for a ref built on this runner (404
+// otherwise): all at once, or with follow=true one line every 50 ms,
+// flushed, as a build in progress streams.
+func (rn *Runner) buildLogs(w http.ResponseWriter, r *http.Request) {
+	ref := r.URL.Query().Get("snapshotRef")
+	if ref == "" {
+		commonerr.Write(w, r, http.StatusBadRequest, "bad request: snapshotRef is required")
+		return
+	}
+	if !rn.cfg.World.BuildOnRunner(ref, rn.cfg.ID) {
+		commonerr.Write(w, r, http.StatusNotFound, "not found: build logs not found")
+		return
+	}
+	follow := r.URL.Query().Get("follow") == "true"
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fl, _ := w.(http.Flusher)
+	for _, l := range BuildLogLines {
+		if strings.Contains(l, "%s") {
+			l = fmt.Sprintf(l, ref)
+		}
+		_, _ = w.Write([]byte(l + "\n"))
+		if follow && fl != nil {
+			fl.Flush()
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
 }

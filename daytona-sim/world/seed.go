@@ -14,6 +14,7 @@ import (
 type Seed struct {
 	Users     []UserSpec    `json:"users"`
 	Sandboxes []SandboxSpec `json:"sandboxes"`
+	Snapshots []Snapshot    `json:"snapshots,omitempty"`
 }
 
 // UserSpec describes a user in a seed: apiKey and apiKeys are merged.
@@ -50,12 +51,20 @@ func DefaultSeed() Seed {
 		},
 		Sandboxes: []SandboxSpec{
 			{ID: "demo-public", Runner: "r1", Public: true, PreviewToken: DemoPublicToken, State: StateStarted, Users: all},
-			{ID: "demo-private", Runner: "r1", PreviewToken: DemoPrivateToken, State: StateStarted, Users: all},
+			{ID: "demo-private", Runner: "r1", PreviewToken: DemoPrivateToken, State: StateStarted, Users: all, BuildRef: DemoBuildRef},
 			{ID: "demo-r2", Runner: "r2", PreviewToken: DemoR2Token, State: StateStarted, Users: all},
 			{ID: "demo-stopped", Runner: "r1", PreviewToken: DemoStoppedToken, State: StateStopped, Users: all},
 		},
+		Snapshots: []Snapshot{{ID: DemoSnapshot, Ref: DemoBuildRef, RunnerID: "r1", Users: all}},
 	}
 }
+
+// The default seed's build: demo-private was built from a declarative
+// image, which is also the snapshot DemoSnapshot.
+const (
+	DemoSnapshot = "demo-snapshot"
+	DemoBuildRef = "registry.sim:5000/daytona/demo-build:1.0"
+)
 
 // LoadSeed reads a JSON seed file; unknown fields are an error.
 func LoadSeed(path string) (Seed, error) {
@@ -86,6 +95,11 @@ func (w *World) Apply(s Seed) error {
 			continue
 		}
 		if _, err := w.CreateSandbox(sb); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, sn := range s.Snapshots {
+		if err := w.AddSnapshot(sn); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -65,6 +65,19 @@ type Sandbox struct {
 	Users          []string
 	CreatedAt      time.Time
 	LastActivityAt time.Time // zero until the first activity update
+	// BuildRef is buildInfo.snapshotRef: the sandbox was built from a
+	// declarative image, and its runner keeps the build's logs under it.
+	BuildRef string
+}
+
+// Snapshot is a Daytona snapshot (GET /snapshots/{id}): Ref names the image
+// and the build's logs on its initial runner. Users may read it (in
+// Daytona: members of its organization).
+type Snapshot struct {
+	ID       string   `json:"id"`
+	Ref      string   `json:"ref"`
+	RunnerID string   `json:"runner"`
+	Users    []string `json:"users"`
 }
 
 // SandboxSpec describes a sandbox to create. Empty ID: a random UUID; empty
@@ -77,6 +90,7 @@ type SandboxSpec struct {
 	PreviewToken string   `json:"previewToken"`
 	State        State    `json:"state"`
 	Users        []string `json:"users"`
+	BuildRef     string   `json:"buildRef,omitempty"`
 }
 
 // SandboxPatch changes a sandbox; nil fields are left alone. Runner "" clears
@@ -115,6 +129,7 @@ type World struct {
 	users     map[string]User   // by name
 	keys      map[string]string // api key -> user name
 	sandboxes map[string]Sandbox
+	snapshots map[string]Snapshot
 	signed    map[signedKey]signedToken
 	subs      []func(sandboxID string)
 	now       func() time.Time
@@ -130,6 +145,7 @@ func New() *World {
 		users:     map[string]User{},
 		keys:      map[string]string{},
 		sandboxes: map[string]Sandbox{},
+		snapshots: map[string]Snapshot{},
 		signed:    map[signedKey]signedToken{},
 		now:       time.Now,
 	}
@@ -347,6 +363,7 @@ func (w *World) createLocked(spec SandboxSpec) (Sandbox, error) {
 		State:        spec.State,
 		Users:        slices.Clone(spec.Users),
 		CreatedAt:    w.now().UTC(),
+		BuildRef:     spec.BuildRef,
 	}
 	if s.ID == "" {
 		s.ID = NewUUID()
@@ -491,6 +508,64 @@ func (w *World) Sandboxes() []Sandbox {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// AddSnapshot adds a snapshot; its runner is a runner name or id.
+func (w *World) AddSnapshot(sn Snapshot) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var errs []error
+	if !idPattern.MatchString(sn.ID) {
+		errs = append(errs, fmt.Errorf("%w: snapshot id %q must match %s", ErrInvalid, sn.ID, idPattern))
+	} else if _, ok := w.snapshots[sn.ID]; ok {
+		errs = append(errs, fmt.Errorf("snapshot %q: %w", sn.ID, ErrExists))
+	}
+	if sn.Ref == "" {
+		errs = append(errs, fmt.Errorf("%w: snapshot %q has no ref", ErrInvalid, sn.ID))
+	}
+	if r, ok := w.runnerByRef(sn.RunnerID); ok {
+		sn.RunnerID = r.ID
+	} else {
+		errs = append(errs, fmt.Errorf("snapshot %q: runner %q: %w", sn.ID, sn.RunnerID, ErrNotFound))
+	}
+	for _, u := range sn.Users {
+		if _, ok := w.users[u]; !ok {
+			errs = append(errs, fmt.Errorf("snapshot %q: user %q: %w", sn.ID, u, ErrNotFound))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	sn.Users = slices.Clone(sn.Users)
+	w.snapshots[sn.ID] = sn
+	return nil
+}
+
+// Snapshot returns a snapshot by id.
+func (w *World) Snapshot(id string) (Snapshot, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	sn, ok := w.snapshots[id]
+	sn.Users = slices.Clone(sn.Users)
+	return sn, ok
+}
+
+// BuildOnRunner reports whether a build with this ref ran on the runner: a
+// snapshot's initial runner, or a built sandbox's runner.
+func (w *World) BuildOnRunner(ref, runnerID string) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	for _, sn := range w.snapshots {
+		if sn.Ref == ref && sn.RunnerID == runnerID {
+			return true
+		}
+	}
+	for _, sb := range w.sandboxes {
+		if sb.BuildRef == ref && sb.RunnerID == runnerID {
+			return true
+		}
+	}
+	return false
 }
 
 // HasAccess reports whether the user may use the sandbox.

@@ -337,9 +337,10 @@ func TestLoadSeed(t *testing.T) {
 	if _, err := LoadSeed(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
-	// A seed whose sandboxes need runners that do not exist reports each one.
+	// A seed whose sandboxes and snapshots need runners that do not exist
+	// reports each one.
 	err = New().Apply(DefaultSeed())
-	if err == nil || strings.Count(err.Error(), "not found") != 4 {
+	if err == nil || strings.Count(err.Error(), "not found") != 5 {
 		t.Errorf("apply without runners: %v", err)
 	}
 }

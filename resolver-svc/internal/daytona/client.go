@@ -47,6 +47,9 @@ const (
 	EndpointSignedToken   = "signed_token"
 	EndpointRunner        = "runner_by_sandbox"
 	EndpointLastActivity  = "last_activity"
+	EndpointSandbox       = "sandbox"     // build logs: GET /sandbox/{id}, as the user
+	EndpointSnapshot      = "snapshot"    // build logs: GET /snapshots/{id}, as the user
+	EndpointRunnerFull    = "runner_full" // build logs: GET /runners/{id}/full
 )
 
 // Config configures a Client. BaseURL, APIKey, Timeout and AttemptTimeout
@@ -87,6 +90,16 @@ type Runner struct {
 	// APIKey authenticates the proxy to the runner
 	// (X-Daytona-Authorization: Bearer <APIKey>).
 	APIKey string
+	// APIURL is the runner's apiUrl (its build logs), or URL when empty.
+	APIURL string
+}
+
+// BuildSource is what the build-log routes need of a sandbox or a
+// snapshot: the ref the runner keeps the build's logs under, and the
+// runner. Either may be empty (no build info, no runner).
+type BuildSource struct {
+	SnapshotRef string
+	RunnerID    string
 }
 
 // Client calls the Daytona API. It is safe for concurrent use.
@@ -259,6 +272,25 @@ func (c *Client) RunnerBySandbox(ctx context.Context, sandboxID string) (Runner,
 	if err != nil {
 		return Runner{}, err
 	}
+	return runnerFull(body, EndpointRunner)
+}
+
+// RunnerFull returns a runner by id: GET /runners/{id}/full. An unknown
+// runner is ErrNotFound.
+func (c *Client) RunnerFull(ctx context.Context, runnerID string) (Runner, error) {
+	body, err := c.do(ctx, call{
+		endpoint: EndpointRunnerFull,
+		path:     "/runners/" + url.PathEscape(runnerID) + "/full",
+		want:     http.StatusOK,
+	})
+	if err != nil {
+		return Runner{}, err
+	}
+	return runnerFull(body, EndpointRunnerFull)
+}
+
+// runnerFull reads a RunnerFull body.
+func runnerFull(body []byte, endpoint string) (Runner, error) {
 	var rf struct {
 		ID       string `json:"id"`
 		ProxyURL string `json:"proxyUrl"`
@@ -266,16 +298,75 @@ func (c *Client) RunnerBySandbox(ctx context.Context, sandboxID string) (Runner,
 		APIKey   string `json:"apiKey"`
 	}
 	if err := json.Unmarshal(body, &rf); err != nil {
-		return Runner{}, fmt.Errorf("%w: %w: %s: the body is not a RunnerFull JSON object", ErrUnavailable, ErrBadResponse, EndpointRunner)
+		return Runner{}, fmt.Errorf("%w: %w: %s: the body is not a RunnerFull JSON object", ErrUnavailable, ErrBadResponse, endpoint)
 	}
-	r := Runner{ID: rf.ID, URL: rf.ProxyURL, APIKey: rf.APIKey}
+	r := Runner{ID: rf.ID, URL: rf.ProxyURL, APIKey: rf.APIKey, APIURL: rf.APIURL}
 	if r.URL == "" {
 		r.URL = rf.APIURL
 	}
+	if r.APIURL == "" {
+		r.APIURL = r.URL
+	}
 	if r.ID == "" || r.URL == "" || r.APIKey == "" {
-		return Runner{}, fmt.Errorf("%w: %w: %s: the runner has no id, proxyUrl/apiUrl or apiKey", ErrUnavailable, ErrBadResponse, EndpointRunner)
+		return Runner{}, fmt.Errorf("%w: %w: %s: the runner has no id, proxyUrl/apiUrl or apiKey", ErrUnavailable, ErrBadResponse, endpoint)
 	}
 	return r, nil
+}
+
+// SandboxBuild returns a sandbox's build info, asked as the user (the API
+// checks their access): GET /sandbox/{id} (id or name), its
+// buildInfo.snapshotRef and runnerId. A 401 is an *APIError with that
+// status; no access or no such sandbox is ErrNotFound.
+func (c *Client) SandboxBuild(ctx context.Context, sandboxID, userToken string) (BuildSource, error) {
+	var sb struct {
+		RunnerID  string `json:"runnerId"`
+		BuildInfo *struct {
+			SnapshotRef string `json:"snapshotRef"`
+		} `json:"buildInfo"`
+	}
+	if err := c.userJSON(ctx, EndpointSandbox, "/sandbox/"+url.PathEscape(sandboxID), userToken, &sb); err != nil {
+		return BuildSource{}, err
+	}
+	src := BuildSource{RunnerID: sb.RunnerID}
+	if sb.BuildInfo != nil {
+		src.SnapshotRef = sb.BuildInfo.SnapshotRef
+	}
+	return src, nil
+}
+
+// SnapshotBuild returns a snapshot's ref and initial runner, asked as the
+// user: GET /snapshots/{id}. Errors as SandboxBuild.
+func (c *Client) SnapshotBuild(ctx context.Context, snapshotID, userToken string) (BuildSource, error) {
+	var sn struct {
+		Ref             string `json:"ref"`
+		InitialRunnerID string `json:"initialRunnerId"`
+	}
+	if err := c.userJSON(ctx, EndpointSnapshot, "/snapshots/"+url.PathEscape(snapshotID), userToken, &sn); err != nil {
+		return BuildSource{}, err
+	}
+	return BuildSource{SnapshotRef: sn.Ref, RunnerID: sn.InitialRunnerID}, nil
+}
+
+// userJSON GETs path as the user and decodes the JSON answer into v.
+func (c *Client) userJSON(ctx context.Context, endpoint, path, userToken string, v any) error {
+	if userToken == "" || len(userToken) > MaxUserTokenLength {
+		return &APIError{Endpoint: endpoint, StatusCode: http.StatusUnauthorized, kind: ErrNotFound}
+	}
+	body, err := c.do(ctx, call{
+		endpoint: endpoint,
+		path:     path,
+		auth:     "Bearer " + userToken,
+		secrets:  []string{userToken},
+		asUser:   true,
+		want:     http.StatusOK,
+	})
+	if err != nil {
+		return err
+	}
+	if json.Unmarshal(body, v) != nil {
+		return fmt.Errorf("%w: %w: %s: the body is not a JSON object", ErrUnavailable, ErrBadResponse, endpoint)
+	}
+	return nil
 }
 
 // UpdateLastActivity records activity on the sandbox, which keeps its

@@ -196,7 +196,7 @@ func TestRunnerBySandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (daytona.Runner{ID: "runner-1", URL: "http://runner-proxy:3003", APIKey: "runner-key"}); r != want {
+	if want := (daytona.Runner{ID: "runner-1", URL: "http://runner-proxy:3003", APIKey: "runner-key", APIURL: "http://runner-api:3003"}); r != want {
 		t.Fatalf("runner = %+v, want %+v", r, want)
 	}
 

@@ -189,6 +189,8 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 			return badRequest(msgBadSandbox)
 		}
 		port = strconv.Itoa(plugin.PortToolbox)
+	case plugin.RouteSandboxBuildLogs, plugin.RouteSnapshotBuildLogs:
+		return d.buildLogs(ctx, req)
 	default:
 		return badRequest(msgBadRoute)
 	}

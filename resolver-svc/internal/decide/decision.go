@@ -38,6 +38,7 @@ const (
 	OutcomePreviewToken Outcome = "forward_preview_token"
 	OutcomeQueryToken   Outcome = "forward_query_token"
 	OutcomeCookie       Outcome = "forward_cookie"
+	OutcomeBuildLogs    Outcome = "forward_build_logs" // a build-log route, the user's bearer accepted by the API
 
 	OutcomeBadRequest  Outcome = "bad_request"  // 400: the plugin sent something malformed
 	OutcomeNotFound    Outcome = "not_found"    // 404: unknown sandbox, no runner
@@ -66,6 +67,9 @@ type Forward struct {
 	StripAuthorization bool
 	// TTL is how long the plugin may reuse the decision.
 	TTL time.Duration
+	// SnapshotRef is set for the build-log routes (Prefix is then
+	// plugin.BuildLogsPath, the whole upstream path).
+	SnapshotRef string
 }
 
 // Decision is the answer to a Request: Forward is set, or Status and
@@ -95,6 +99,13 @@ const (
 		"or the DAYTONA_SANDBOX_AUTH_KEY query parameter, or an API key or JWT as Authorization: Bearer"
 	msgSignedToken  = "unauthorized: signed preview URLs are not supported by this gateway yet: use the sandbox's standard preview URL with its preview token"
 	msgNotFound     = "not found: sandbox not found"
+	msgBuildAuth    = "unauthorized: build logs need the user's API key or JWT in Authorization: Bearer"
+	msgBuildDenied  = "unauthorized: the API refused the API key or JWT sent as Authorization: Bearer"
+	msgBuildMissing = "not found: no such sandbox or snapshot, or no access to it"
+	msgNoBuildInfo  = "bad request: sandbox has no build info"
+	msgNoSnapRef    = "bad request: snapshot has no snapshot reference"
+	msgNoBuildRun   = "bad request: the build has no runner"
+	msgBuildRunner  = "bad gateway: the runner's API URL differs from its proxy URL: its build logs cannot be routed through this gateway"
 	msgGateway      = "not found: not found"
 	msgToolboxOnly  = "not found: this gateway serves only the toolbox port 2280"
 	msgUnavailable  = "bad gateway: the Daytona API is unavailable, please retry"

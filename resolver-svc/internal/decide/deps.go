@@ -19,6 +19,10 @@ type API interface {
 	HasAccess(ctx context.Context, sandboxID, userToken, clientIP string) (bool, error)
 	RunnerBySandbox(ctx context.Context, sandboxID string) (daytona.Runner, error)
 	UpdateLastActivity(ctx context.Context, sandboxID string) error
+	// For the build-log routes.
+	SandboxBuild(ctx context.Context, sandboxID, userToken string) (daytona.BuildSource, error)
+	SnapshotBuild(ctx context.Context, snapshotID, userToken string) (daytona.BuildSource, error)
+	RunnerFull(ctx context.Context, runnerID string) (daytona.Runner, error)
 }
 
 // Cache stores small values with a TTL. Keys are built by this package and

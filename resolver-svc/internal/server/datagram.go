@@ -78,7 +78,7 @@ func (s *Server) datagramAnswer(ctx context.Context, msg string) string {
 		return plugin.DatagramAskHTTP
 	}
 	route, sandbox, port, ok := plugin.DecideTarget(f[1])
-	if !ok || route == plugin.RouteGateway {
+	if !ok || route != plugin.RoutePreview && route != plugin.RouteToolbox { // the gateway and build-log routes: HTTP only
 		return plugin.DatagramAskHTTP
 	}
 	dec := s.deps.Decider.Decide(ctx, decide.Request{

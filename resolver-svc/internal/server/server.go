@@ -325,6 +325,9 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 			out.Set(plugin.HeaderStripAuth, "1")
 		}
 		out.Set(plugin.HeaderTTL, strconv.Itoa(int(f.TTL/time.Second)))
+		if f.SnapshotRef != "" {
+			out.Set(plugin.HeaderSnapshotRef, f.SnapshotRef)
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}

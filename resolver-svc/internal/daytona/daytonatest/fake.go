@@ -21,6 +21,9 @@ const (
 	SignedToken   = "signed_token"
 	Runner        = "runner_by_sandbox"
 	LastActivity  = "last_activity"
+	SandboxGet    = "sandbox"
+	SnapshotGet   = "snapshot"
+	RunnerFull    = "runner_full"
 )
 
 // Sandbox is one fake sandbox.
@@ -32,6 +35,14 @@ type Sandbox struct {
 	Runner string
 	// Users are the bearer tokens (JWTs or API keys) with access.
 	Users []string
+	// BuildRef is buildInfo.snapshotRef ("": no build info).
+	BuildRef string
+}
+
+// Snapshot is one fake snapshot (GET /snapshots/{id}).
+type Snapshot struct {
+	Ref, InitialRunner string
+	Users              []string
 }
 
 // RunnerInfo is one fake runner.
@@ -60,7 +71,8 @@ type API struct {
 	sandboxes map[string]Sandbox
 	runners   map[string]RunnerInfo
 	signed    map[string]string // token+"/"+port → sandbox id
-	fail      int               // status to answer everything with (0: none)
+	snapshots map[string]Snapshot
+	fail      int // status to answer everything with (0: none)
 	failBody  string
 	delay     time.Duration
 	calls     map[string]int
@@ -76,6 +88,7 @@ func New(t testing.TB, key string) *API {
 		sandboxes: map[string]Sandbox{},
 		runners:   map[string]RunnerInfo{},
 		signed:    map[string]string{},
+		snapshots: map[string]Snapshot{},
 		calls:     map[string]int{},
 	}
 	a.server = httptest.NewServer(http.HandlerFunc(a.serve))
@@ -98,6 +111,13 @@ func (a *API) AddRunner(id string, r RunnerInfo) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.runners[id] = r
+}
+
+// AddSnapshot adds or replaces a snapshot.
+func (a *API) AddSnapshot(id string, s Snapshot) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.snapshots[id] = s
 }
 
 // AddSignedToken makes token a valid signed preview token for sandbox id
@@ -192,7 +212,8 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(failBody))
 		return
 	}
-	if ep != HasAccess && r.Header.Get("Authorization") != "Bearer "+a.Key {
+	asUser := ep == HasAccess || ep == SandboxGet || ep == SnapshotGet
+	if !asUser && r.Header.Get("Authorization") != "Bearer "+a.Key {
 		WriteError(w, r.URL.Path, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
@@ -255,6 +276,42 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		})
 	case LastActivity:
 		w.WriteHeader(http.StatusCreated)
+	case SandboxGet, SnapshotGet:
+		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if bearer == "" || bearer == a.Key {
+			WriteError(w, r.URL.Path, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		body := map[string]any{"id": parts[1]}
+		var users []string
+		if ep == SandboxGet {
+			sb := a.sandboxes[parts[1]]
+			users = sb.Users
+			body["runnerId"] = sb.Runner
+			if sb.BuildRef != "" {
+				body["buildInfo"] = map[string]any{"snapshotRef": sb.BuildRef}
+			}
+		} else {
+			sn := a.snapshots[parts[1]]
+			users = sn.Users
+			body["ref"], body["initialRunnerId"] = sn.Ref, sn.InitialRunner
+		}
+		for _, u := range users {
+			if u == bearer {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(body)
+				return
+			}
+		}
+		WriteError(w, r.URL.Path, http.StatusNotFound, "Not found")
+	case RunnerFull:
+		ri, ok := a.runners[parts[1]]
+		if !ok {
+			WriteError(w, r.URL.Path, http.StatusNotFound, "Runner not found")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": parts[1], "proxyUrl": ri.ProxyURL, "apiUrl": ri.APIURL, "apiKey": ri.APIKey})
 	default:
 		WriteError(w, r.URL.Path, http.StatusNotFound, "Cannot "+r.Method+" "+r.URL.Path)
 	}
@@ -279,6 +336,12 @@ func endpointOf(method string, p []string) string {
 		return Runner
 	case method == http.MethodPost && len(p) == 3 && p[0] == "sandbox" && p[2] == "last-activity":
 		return LastActivity
+	case method == http.MethodGet && len(p) == 2 && p[0] == "sandbox":
+		return SandboxGet
+	case method == http.MethodGet && len(p) == 2 && p[0] == "snapshots":
+		return SnapshotGet
+	case method == http.MethodGet && len(p) == 3 && p[0] == "runners" && p[2] == "full":
+		return RunnerFull
 	}
 	return "unknown"
 }

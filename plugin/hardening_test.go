@@ -10,59 +10,40 @@ import (
 	"time"
 )
 
-// An opaque request target ("GET http:x:/sandboxes/other/... HTTP/1.1")
-// has an empty Path: a forward would rewrite the Path while a proxy that
-// sends URL.RequestURI() sends the Opaque part, runner key attached. It
-// is refused on a miss and on a hit alike, and never forwarded.
-func TestOpaqueTargetsAreRefused(t *testing.T) {
-	f := &fakeResolver{}
-	h, s, _ := newTestHandler(t, f, nil)
-	opaque := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
-		req.URL.Path = ""
-		req.URL.Opaque = "x:/sandboxes/other/toolbox/files"
-		req.RequestURI = "http:x:/sandboxes/other/toolbox/files"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
+// Request targets that are not a path are refused with 400 on a miss and
+// on a hit alike, and never forwarded: an opaque one ("GET
+// http:x:/sandboxes/other/... HTTP/1.1") has an empty Path, which a
+// forward would rewrite while a proxy that sends URL.RequestURI() sends
+// the Opaque part, runner key attached; "GET * HTTP/1.1" reaches a handler
+// with the Path "*" (Go's server answers only OPTIONS * itself), which is
+// no path to put under the sandbox's prefix. A path-less target ("GET
+// http://host HTTP/1.1") still goes to "/".
+func TestTargetsThatAreNoPathAreRefused(t *testing.T) {
+	for _, c := range []struct{ name, path, opaque, requestURI string }{
+		{"opaque", "", "x:/sandboxes/other/toolbox/files", "http:x:/sandboxes/other/toolbox/files"},
+		{"asterisk", "*", "", "*"},
+	} {
+		f := &fakeResolver{}
+		h, s, _ := newTestHandler(t, f, nil)
+		refused := func() *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
+			req.URL.Path, req.URL.Opaque, req.RequestURI = c.path, c.opaque, c.requestURI
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		if rec := refused(); rec.Code != http.StatusBadRequest || s.called || f.count() != 0 {
+			t.Fatalf("%s, miss: status %d, forwarded %v, resolver calls %d", c.name, rec.Code, s.called, f.count())
+		}
+		if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusTeapot {
+			t.Fatalf("%s: plain request: status %d", c.name, rec.Code)
+		}
+		s.called = false
+		if rec := refused(); rec.Code != http.StatusBadRequest || s.called {
+			t.Fatalf("%s, hit: status %d, forwarded %v", c.name, rec.Code, s.called)
+		}
 	}
-	if rec := opaque(); rec.Code != http.StatusBadRequest || s.called || f.count() != 0 {
-		t.Fatalf("miss: status %d, forwarded %v, resolver calls %d", rec.Code, s.called, f.count())
-	}
-	if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusTeapot {
-		t.Fatalf("plain request: status %d", rec.Code)
-	}
-	s.called = false
-	if rec := opaque(); rec.Code != http.StatusBadRequest || s.called {
-		t.Fatalf("hit: status %d, forwarded %v", rec.Code, s.called)
-	}
-}
-
-// "GET * HTTP/1.1" reaches a handler with the Path "*" (Go's server
-// answers only OPTIONS * itself): not a path to put under the sandbox's
-// prefix. 400 on a miss and on a hit, never forwarded; a path-less target
-// ("GET http://host HTTP/1.1") still goes to "/".
-func TestAsteriskTargetsAreRefused(t *testing.T) {
-	f := &fakeResolver{}
-	h, s, _ := newTestHandler(t, f, nil)
-	star := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
-		req.URL.Path = "*"
-		req.RequestURI = "*"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-	if rec := star(); rec.Code != http.StatusBadRequest || s.called || f.count() != 0 {
-		t.Fatalf("miss: status %d, forwarded %v, resolver calls %d", rec.Code, s.called, f.count())
-	}
-	if rec := serve(h, "GET", "http://3000-demo.localhost/", nil); rec.Code != http.StatusTeapot {
-		t.Fatalf("plain request: status %d", rec.Code)
-	}
-	s.called = false
-	if rec := star(); rec.Code != http.StatusBadRequest || s.called {
-		t.Fatalf("hit: status %d, forwarded %v", rec.Code, s.called)
-	}
+	h, s, _ := newTestHandler(t, &fakeResolver{}, nil)
 	req := httptest.NewRequest("GET", "http://3000-demo.localhost/", nil)
 	req.URL.Path = ""
 	req.RequestURI = "http://3000-demo.localhost"

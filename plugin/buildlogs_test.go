@@ -64,12 +64,23 @@ func TestBuildLogsRoutes(t *testing.T) {
 		{"GET", "http://localhost/sandboxes/sb-1/build-logs", nil, http.StatusUnauthorized},
 		{"POST", "http://localhost/sandboxes/sb-1/build-logs", user, http.StatusNotFound}, // another gateway path
 		{"GET", "http://localhost/sandboxes/a.b/build-logs", user, http.StatusNotFound},
-		{"GET", "http://localhost/sandboxes/sb-1/build-logs?a=%zz", user, http.StatusBadRequest},
 	} {
 		s.called = false
 		if rec := serve(h, c.method, c.target, c.header); rec.Code != c.status || s.called {
 			t.Errorf("%s %s: status %d (want %d), forwarded %v", c.method, c.target, rec.Code, c.status, s.called)
 		}
+	}
+	// An upgrade request is forwarded like the others (it reports no
+	// sandbox activity: the route has no sandbox prefix).
+	s.called = false
+	if rec := serve(h, "GET", "http://localhost/sandboxes/sb-1/build-logs", map[string]string{
+		"Authorization": "Bearer user-key", "Connection": "Upgrade", "Upgrade": "websocket"}); rec.Code != http.StatusTeapot || !s.called {
+		t.Errorf("upgrade: status %d, forwarded %v", rec.Code, s.called)
+	}
+	// A malformed pair of the client's is dropped, as Daytona's URL.Query() does.
+	s.called = false
+	if rec := serve(h, "GET", "http://localhost/sandboxes/sb-1/build-logs?a=%zz&follow=true", user); rec.Code != http.StatusTeapot || s.target != BuildLogsPath+"?follow=true&snapshotRef=reg%2Fimg%3A1" {
+		t.Errorf("malformed pair: status %d, forwarded to %q", rec.Code, s.target)
 	}
 	// A forward decision without the ref, or with another path, is no
 	// valid build-log decision.

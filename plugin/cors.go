@@ -40,6 +40,9 @@ var (
 func cors(rw http.ResponseWriter, req *http.Request) bool {
 	hdr := req.Header
 	origin := hdr[hOrigin][0]
+	if origin == "" {
+		return false // no Origin, for gin-contrib/cors
+	}
 	if v := hdr[HeaderDisableCORS]; len(v) != 0 && v[0] == "true" {
 		return false
 	}

@@ -101,6 +101,7 @@ func TestCORSLeftToTheSandbox(t *testing.T) {
 	}{
 		{"same origin", map[string]string{"Origin": "http://3000-demo.localhost"}},
 		{"disabled", map[string]string{"Origin": foreignOrigin, "X-Daytona-Disable-CORS": "true"}},
+		{"empty Origin", map[string]string{"Origin": ""}}, // no Origin, for gin-contrib/cors
 	} {
 		for _, method := range []string{"OPTIONS", "GET", "GET"} { // the second GET is a hit
 			f := &fakeResolver{}

@@ -467,11 +467,7 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 // replaced: Daytona's proxy adds the ref after it, and the runner reads the
 // first). Never cached, always over HTTP.
 func serveBuildLogs(h *handler, rw http.ResponseWriter, req *http.Request, cr *credentials, route, id string) {
-	q, err := url.ParseQuery(req.URL.RawQuery)
-	if err != nil {
-		writeError(rw, req, http.StatusBadRequest, "bad request: the query is malformed")
-		return
-	}
+	q, _ := url.ParseQuery(req.URL.RawQuery) // malformed pairs are dropped, as Daytona's URL.Query() does
 	resp, err := decide(h.resolver, req, newTarget(h.resolver, DecidePath+"/"+route+"/"+id, true), cr)
 	if err != nil {
 		resolverFailed(rw, req, err)
@@ -553,7 +549,12 @@ func skipsActivity(hdr http.Header) bool {
 // Daytona's proxy does: a terminal in use sends no new request, and
 // auto-stop would stop its sandbox.
 func serveOpen(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
-	sandbox, _, _ := strings.Cut(d.prefix[len("/sandboxes/"):], "/") // newDecision checked the prefix
+	rest := strings.TrimPrefix(d.prefix, "/sandboxes/")
+	if rest == d.prefix { // a build-log route's: no sandbox to report
+		h.next.ServeHTTP(rw, req)
+		return
+	}
+	sandbox, _, _ := strings.Cut(rest, "/")
 	done := make(chan struct{})
 	defer close(done) // also when the proxy panics (Traefik recovers it)
 	go repeatActivity(h, sandbox, done)

@@ -317,14 +317,14 @@ func runnerFull(body []byte, endpoint string) (Runner, error) {
 // checks their access): GET /sandbox/{id} (id or name), its
 // buildInfo.snapshotRef and runnerId. A 401 is an *APIError with that
 // status; no access or no such sandbox is ErrNotFound.
-func (c *Client) SandboxBuild(ctx context.Context, sandboxID, userToken string) (BuildSource, error) {
+func (c *Client) SandboxBuild(ctx context.Context, sandboxID, userToken, clientIP string) (BuildSource, error) {
 	var sb struct {
 		RunnerID  string `json:"runnerId"`
 		BuildInfo *struct {
 			SnapshotRef string `json:"snapshotRef"`
 		} `json:"buildInfo"`
 	}
-	if err := c.userJSON(ctx, EndpointSandbox, "/sandbox/"+url.PathEscape(sandboxID), userToken, &sb); err != nil {
+	if err := c.userJSON(ctx, EndpointSandbox, "/sandbox/"+url.PathEscape(sandboxID), userToken, clientIP, &sb); err != nil {
 		return BuildSource{}, err
 	}
 	src := BuildSource{RunnerID: sb.RunnerID}
@@ -336,30 +336,37 @@ func (c *Client) SandboxBuild(ctx context.Context, sandboxID, userToken string) 
 
 // SnapshotBuild returns a snapshot's ref and initial runner, asked as the
 // user: GET /snapshots/{id}. Errors as SandboxBuild.
-func (c *Client) SnapshotBuild(ctx context.Context, snapshotID, userToken string) (BuildSource, error) {
+func (c *Client) SnapshotBuild(ctx context.Context, snapshotID, userToken, clientIP string) (BuildSource, error) {
 	var sn struct {
 		Ref             string `json:"ref"`
 		InitialRunnerID string `json:"initialRunnerId"`
 	}
-	if err := c.userJSON(ctx, EndpointSnapshot, "/snapshots/"+url.PathEscape(snapshotID), userToken, &sn); err != nil {
+	if err := c.userJSON(ctx, EndpointSnapshot, "/snapshots/"+url.PathEscape(snapshotID), userToken, clientIP, &sn); err != nil {
 		return BuildSource{}, err
 	}
 	return BuildSource{SnapshotRef: sn.Ref, RunnerID: sn.InitialRunnerID}, nil
 }
 
-// userJSON GETs path as the user and decodes the JSON answer into v.
-func (c *Client) userJSON(ctx context.Context, endpoint, path, userToken string, v any) error {
+// userJSON GETs path as the user and decodes the JSON answer into v. The
+// client's address goes with the user's token (X-Forwarded-For), as for
+// HasAccess: the API counts failed authentications per client address,
+// and without it would count them against the resolver's.
+func (c *Client) userJSON(ctx context.Context, endpoint, path, userToken, clientIP string, v any) error {
 	if userToken == "" || len(userToken) > MaxUserTokenLength {
 		return &APIError{Endpoint: endpoint, StatusCode: http.StatusUnauthorized, kind: ErrNotFound}
 	}
-	body, err := c.do(ctx, call{
+	cl := call{
 		endpoint: endpoint,
 		path:     path,
 		auth:     "Bearer " + userToken,
 		secrets:  []string{userToken},
 		asUser:   true,
 		want:     http.StatusOK,
-	})
+	}
+	if ip, err := netip.ParseAddr(clientIP); err == nil {
+		cl.forwardedFor = ip.String()
+	}
+	body, err := c.do(ctx, cl)
 	if err != nil {
 		return err
 	}

@@ -95,16 +95,17 @@ func (a *activity) send(id string) {
 		a.d.obs.CacheResult(kindActivity, "error")
 	} else if !first {
 		a.d.obs.CacheResult(kindActivity, "hit")
-		return // another resolver sent it, or is sending it
+		// Another resolver sent it, or is sending it: its claim lasts the
+		// interval if it succeeded, the retry window if not. Look again
+		// after the retry window, so that an update that failed there is
+		// retried here too.
+		a.due(id, retry)
+		return
 	}
 	if err := a.d.api.UpdateLastActivity(ctx, id); err != nil {
 		a.d.obs.Activity("failed")
 		a.d.log.Warn("last-activity update failed", "sandbox", id, "err", err)
-		a.mu.Lock()
-		if _, ok := a.recent[id]; ok {
-			a.recent[id] = time.Now().Add(retry - a.interval) // due again after retry
-		}
-		a.mu.Unlock()
+		a.due(id, retry)
 		return
 	}
 	a.d.obs.Activity("sent")
@@ -113,6 +114,15 @@ func (a *activity) send(id string) {
 			a.d.obs.CacheResult(kindActivity, "error")
 		}
 	}
+}
+
+// due makes the sandbox's next update due after d instead of the interval.
+func (a *activity) due(id string, d time.Duration) {
+	a.mu.Lock()
+	if _, ok := a.recent[id]; ok {
+		a.recent[id] = time.Now().Add(d - a.interval)
+	}
+	a.mu.Unlock()
 }
 
 // retry is how long a failed update holds off the next attempt, and how

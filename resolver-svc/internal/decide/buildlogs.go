@@ -33,15 +33,19 @@ func (d *Decider) buildLogs(ctx context.Context, req Request) Decision {
 		missing = msgNoBuildInfo
 	)
 	if req.Route == plugin.RouteSandboxBuildLogs {
-		src, err = d.api.SandboxBuild(ctx, req.Sandbox, req.Bearer)
+		src, err = d.api.SandboxBuild(ctx, req.Sandbox, req.Bearer, req.ClientIP)
 	} else {
-		src, err = d.api.SnapshotBuild(ctx, req.Sandbox, req.Bearer)
+		src, err = d.api.SnapshotBuild(ctx, req.Sandbox, req.Bearer, req.ClientIP)
 		missing = msgNoSnapRef
 	}
 	var apiErr *daytona.APIError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnauthorized:
 		return respond(OutcomeInvalidAuth, http.StatusUnauthorized, msgBuildDenied)
+	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden:
+		// An API key without the permission: the API's status, as Daytona's
+		// proxy passes it on.
+		return respond(OutcomeInvalidAuth, http.StatusForbidden, msgBuildForbidden)
 	case errors.Is(err, daytona.ErrNotFound):
 		return respond(OutcomeNotFound, http.StatusNotFound, msgBuildMissing)
 	case err != nil:

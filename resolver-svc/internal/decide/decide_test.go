@@ -522,6 +522,34 @@ func TestFailedLastActivityIsRetried(t *testing.T) {
 	waitFor("second update", func() bool { return updates() > failed })
 }
 
+// With two resolvers sharing the cache, one that finds the other's claim
+// on an update looks again after the retry window: if that update failed,
+// it sends its own.
+func TestFailedLastActivityIsRetriedByAnotherResolver(t *testing.T) {
+	shared := cache.NewMemory(100)
+	share := func(cfg *decide.Config, deps *decide.Deps, e *env) {
+		e.cache = &recordingCache{Cache: shared}
+		deps.Cache = e.cache
+		cfg.ActivityInterval = 900 * time.Millisecond // retry window 100 ms
+	}
+	a, b := newEnv(t, share), newEnv(t, share)
+	warm := preview(public, "3000")
+	warm.SkipActivity = true
+	a.decide(warm)
+	b.decide(warm)
+	a.api.Fail(http.StatusServiceUnavailable, `{"statusCode":503,"message":"down"}`)
+	a.decide(preview(public, "3000")) // A claims the update and fails
+	time.Sleep(20 * time.Millisecond)
+	b.decide(preview(public, "3000")) // B finds A's claim
+	time.Sleep(200 * time.Millisecond)
+	b.decide(preview(public, "3000")) // past the retry window
+	for deadline := time.Now().Add(5 * time.Second); b.api.Calls(daytonatest.LastActivity) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("B sent no update after A's failed")
+		}
+	}
+}
+
 func TestLastActivitySharedDebounce(t *testing.T) {
 	// Two resolvers sharing one cache send one update between them.
 	shared := cache.NewMemory(100)

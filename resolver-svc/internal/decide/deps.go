@@ -20,8 +20,8 @@ type API interface {
 	RunnerBySandbox(ctx context.Context, sandboxID string) (daytona.Runner, error)
 	UpdateLastActivity(ctx context.Context, sandboxID string) error
 	// For the build-log routes.
-	SandboxBuild(ctx context.Context, sandboxID, userToken string) (daytona.BuildSource, error)
-	SnapshotBuild(ctx context.Context, snapshotID, userToken string) (daytona.BuildSource, error)
+	SandboxBuild(ctx context.Context, sandboxID, userToken, clientIP string) (daytona.BuildSource, error)
+	SnapshotBuild(ctx context.Context, snapshotID, userToken, clientIP string) (daytona.BuildSource, error)
 	RunnerFull(ctx context.Context, runnerID string) (daytona.Runner, error)
 }
 

@@ -26,6 +26,10 @@ const (
 	RunnerFull    = "runner_full"
 )
 
+// ForbiddenKey is a user key the fake's GET /sandbox/{id} and GET
+// /snapshots/{id} answer 403 (an API key without the permission).
+const ForbiddenKey = "forbidden-key"
+
 // Sandbox is one fake sandbox.
 type Sandbox struct {
 	Public bool
@@ -280,6 +284,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if bearer == "" || bearer == a.Key {
 			WriteError(w, r.URL.Path, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		if bearer == ForbiddenKey {
+			WriteError(w, r.URL.Path, http.StatusForbidden, "Forbidden resource")
 			return
 		}
 		body := map[string]any{"id": parts[1]}

@@ -446,17 +446,36 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 	}
 
 	key := ""
+	var d *decision
 	if h.cache != nil {
 		key = "/toolbox/" + id + "\x00" + tc.bearer + "\x00" + tc.previewToken + "\x00" + tc.queryToken + "\x00" + tc.cookie
-		if d := h.cache.get(key); d != nil {
-			forward(h, rw, req, d, tail, rawTail)
+		d = h.cache.get(key)
+	}
+	if d == nil {
+		if d = ask(h, rw, req, newTarget(h.resolver, DecidePath+"/"+RouteToolbox+"/"+id, false), &tc, key); d == nil {
 			return
 		}
 	}
-	t := newTarget(h.resolver, DecidePath+"/"+RouteToolbox+"/"+id, false)
-	if d := ask(h, rw, req, t, &tc, key); d != nil {
-		forward(h, rw, req, d, tail, rawTail)
+	// A toolbox stream (a command's log with follow=true, an event stream)
+	// stays open as long as the SDK reads it, with no other request: its
+	// sandbox's activity is reported every activityRepeat meanwhile, as
+	// Daytona's proxy does for every open request (an upgrade has its own,
+	// in forward).
+	if h.activityRepeat > 0 && len(req.Header[hConnection]) == 0 && toolboxStream(req) && !skipsActivity(req.Header) {
+		done := make(chan struct{})
+		defer close(done)
+		go repeatActivity(h, id, done)
 	}
+	forward(h, rw, req, d, tail, rawTail)
+}
+
+// toolboxStream reports whether a toolbox request asks for a stream:
+// follow=true in the query (a session command's log), or an event stream.
+func toolboxStream(req *http.Request) bool {
+	if v := req.Header["Accept"]; len(v) == 1 && v[0] == "text/event-stream" {
+		return true
+	}
+	return req.URL.RawQuery != "" && req.URL.Query().Get("follow") == "true"
 }
 
 // serveBuildLogs serves GET /sandboxes/{id}/build-logs and GET

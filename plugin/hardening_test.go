@@ -213,11 +213,10 @@ func TestCachesArePerConfiguration(t *testing.T) {
 	}
 }
 
-// While a forwarded WebSocket stays open (Traefik's proxy returns when it
-// closes), the sandbox's activity is reported every activityRepeat, as
-// Daytona's proxy does; not for a plain request, not when the client
-// asked to skip activity updates, and no more once it closed.
-func TestOpenWebSocketsReportActivity(t *testing.T) {
+// activityHarness is a plugin whose resolver counts the activity reports
+// per sandbox (count), in front of a sandbox that holds a request open
+// until release when it is an upgrade or asks to block (X-Test-Block).
+func activityHarness(t *testing.T) (http.Handler, func(string) int, chan struct{}, *[]string) {
 	f := &fakeResolver{}
 	var mu sync.Mutex
 	reports := map[string]int{}
@@ -238,17 +237,17 @@ func TestOpenWebSocketsReportActivity(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(srv.Close)
-	count := func() int {
+	count := func(sandbox string) int {
 		mu.Lock()
 		defer mu.Unlock()
-		return reports["demo"]
+		return reports[sandbox]
 	}
 	release := make(chan struct{})
-	var conn []string
+	conn := &[]string{}
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn = r.Header.Values("Connection")
-		if r.Header.Get("Upgrade") != "" {
-			<-release // the WebSocket is open until the test closes it
+		*conn = r.Header.Values("Connection")
+		if r.Header.Get("Upgrade") != "" || r.Header.Get("X-Test-Block") != "" {
+			<-release // open until the test closes it
 		}
 		w.WriteHeader(http.StatusTeapot)
 	})
@@ -261,6 +260,16 @@ func TestOpenWebSocketsReportActivity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, count, release, conn
+}
+
+// While a forwarded WebSocket stays open (Traefik's proxy returns when it
+// closes), the sandbox's activity is reported every activityRepeat, as
+// Daytona's proxy does; not for a plain request, not when the client
+// asked to skip activity updates, and no more once it closed.
+func TestOpenWebSocketsReportActivity(t *testing.T) {
+	h, counts, release, connSeen := activityHarness(t)
+	count := func() int { return counts("demo") }
 	ws := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket"}
 	// A plain request (a miss, then a hit) reports nothing itself.
 	for i := 0; i < 2; i++ {
@@ -281,7 +290,7 @@ func TestOpenWebSocketsReportActivity(t *testing.T) {
 		}
 		release <- struct{}{}
 		<-done
-		if strings.Join(conn, ",") != "Upgrade,"+DefaultRunnerHeader {
+		if conn := *connSeen; strings.Join(conn, ",") != "Upgrade,"+DefaultRunnerHeader {
 			t.Errorf("Connection %q", conn)
 		}
 	}
@@ -301,5 +310,47 @@ func TestOpenWebSocketsReportActivity(t *testing.T) {
 	<-done
 	if count() != closed {
 		t.Errorf("%d reports for a WebSocket that asked to skip them", count()-closed)
+	}
+}
+
+// A toolbox stream (follow=true, or an event stream) reports its
+// sandbox's activity while it stays open, as Daytona's proxy does for any
+// open request; a plain toolbox request does not.
+func TestToolboxStreamsReportActivity(t *testing.T) {
+	h, counts, release, _ := activityHarness(t)
+	user := map[string]string{"Authorization": "Bearer k", "X-Test-Block": "1"}
+	for _, target := range []string{"http://localhost/toolbox/tb/process/session/s/command/c/logs?follow=true",
+		"http://localhost/toolbox/tb/events"} {
+		target := target // Yaegi v0.16.1 shares loop variables
+		hdr := map[string]string{"Authorization": "Bearer k", "X-Test-Block": "1"}
+		if strings.HasSuffix(target, "/events") {
+			hdr["Accept"] = "text/event-stream"
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			serve(h, "GET", target, hdr)
+		}()
+		before := counts("tb")
+		for i := 0; i < 200 && counts("tb") < before+3; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if counts("tb") < before+3 {
+			t.Fatalf("%s: %d reports in 2 s", target, counts("tb")-before)
+		}
+		release <- struct{}{}
+		<-done
+	}
+	closed := counts("tb")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serve(h, "GET", "http://localhost/toolbox/tb/files", user)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	release <- struct{}{}
+	<-done
+	if counts("tb") != closed {
+		t.Errorf("a plain toolbox request reported activity %d times", counts("tb")-closed)
 	}
 }

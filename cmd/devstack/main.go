@@ -104,9 +104,10 @@ Without a credential (401), unknown sandbox (404), bad host (400):
   curl -i http://not-a-preview.localhost:%d/
 WebSocket echo at /ws, Server-Sent Events at /sse?n=5&ms=300, JSON echo at /echo:
   curl -N '%ssse?n=5&ms=300'
-Gateway health and the SDK toolbox route:
+Gateway health, the SDK toolbox route and a build's log:
   curl http://localhost:%d/health
   curl -H 'Authorization: Bearer alice-api-key' http://localhost:%d/toolbox/demo-private/version
+  curl -N -H 'Authorization: Bearer alice-api-key' 'http://localhost:%d/sandboxes/demo-private/build-logs?follow=true'
 Simulator control (sandboxes, users, call counters, faults): %s/_sim
 
 Ctrl-C stops everything.
@@ -120,7 +121,7 @@ Ctrl-C stops everything.
 		p(3000, "no-such-sandbox"),
 		s.WebPort,
 		p(3000, "demo-public"),
-		s.WebPort, s.WebPort,
+		s.WebPort, s.WebPort, s.WebPort,
 		s.SimAPI,
 	)
 }

@@ -551,3 +551,56 @@ func TestRouteMatching(t *testing.T) {
 		})
 	}
 }
+
+// GET /sandbox/{id} and GET /snapshots/{id} (the build-log routes') answer
+// users with access only, with every key the generated Go client
+// (model_sandbox.go, model_snapshot_dto.go, model_build_info.go) requires,
+// so that Daytona's own proxy can read them too.
+func TestBuildEndpoints(t *testing.T) {
+	e := newEnv(t)
+	required := map[string][]string{
+		"/api/sandbox/demo-private": {"id", "organizationId", "name", "user", "env", "labels", "public",
+			"networkBlockAll", "target", "cpu", "gpu", "memory", "disk", "toolboxProxyUrl"},
+		"/api/snapshots/" + world.DemoSnapshot: {"id", "general", "name", "state", "size", "entrypoint", "cpu",
+			"gpu", "mem", "disk", "errorReason", "createdAt", "updatedAt", "lastUsedAt"},
+	}
+	for path, keys := range required {
+		resp, body := e.do(t, "GET", path, "alice-api-key")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				t.Errorf("%s lacks required key %q", path, k)
+			}
+		}
+		if strings.HasPrefix(path, "/api/sandbox/") {
+			bi, _ := m["buildInfo"].(map[string]any)
+			for _, k := range []string{"createdAt", "updatedAt", "snapshotRef"} {
+				if _, ok := bi[k]; !ok {
+					t.Errorf("buildInfo lacks required key %q", k)
+				}
+			}
+			if bi["snapshotRef"] != world.DemoBuildRef || m["runnerId"] != r1ID {
+				t.Errorf("sandbox: %v", m)
+			}
+		} else if m["ref"] != world.DemoBuildRef || m["initialRunnerId"] != r1ID {
+			t.Errorf("snapshot: %v", m)
+		}
+		if resp, _ := e.do(t, "GET", path, "bob-api-key"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s for a user without access: %d", path, resp.StatusCode)
+		}
+		if resp, _ := e.do(t, "GET", path, proxyKey); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s with the proxy key: %d", path, resp.StatusCode)
+		}
+	}
+	// A sandbox built from no declarative image has no buildInfo.
+	_, body := e.do(t, "GET", "/api/sandbox/demo-public", "alice-api-key")
+	if strings.Contains(body, "buildInfo") {
+		t.Errorf("demo-public has build info: %s", body)
+	}
+}

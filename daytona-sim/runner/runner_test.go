@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -451,5 +452,29 @@ func TestDockerLifecycle(t *testing.T) {
 	e.docker.Close()
 	if _, err := e.docker.Addr("demo-public", r1ID); err == nil {
 		t.Error("Addr after Close")
+	}
+}
+
+// GET /snapshots/logs serves the log of a build that ran on this runner
+// (a snapshot's or a built sandbox's ref), after the runner's auth; a ref
+// it never built is 404, no ref 400.
+func TestBuildLogs(t *testing.T) {
+	e := newEnv(t)
+	ref := url.QueryEscape(world.DemoBuildRef)
+	for _, q := range []string{"?snapshotRef=" + ref, "?snapshotRef=" + ref + "&follow=true"} {
+		resp, body := e.get(t, "GET", BuildLogsPath+q)
+		if resp.StatusCode != http.StatusOK || !strings.HasSuffix(body, "Successfully built "+world.DemoBuildRef+"\n") ||
+			strings.Count(body, "\n") != len(BuildLogLines) {
+			t.Errorf("%s: %d %q", q, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := e.get(t, "GET", BuildLogsPath+"?snapshotRef=other:1"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown ref: %d", resp.StatusCode)
+	}
+	if resp, _ := e.get(t, "GET", BuildLogsPath); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("no ref: %d", resp.StatusCode)
+	}
+	if resp, _ := e.get(t, "GET", BuildLogsPath+"?snapshotRef="+ref, HeaderDaytonaAuth, "Bearer wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong key: %d", resp.StatusCode)
 	}
 }

@@ -210,7 +210,7 @@ func (s *Server) runnerFull(w http.ResponseWriter, r *http.Request, p params) {
 		writeError(w, r, http.StatusNotFound, MsgRunnerNotFound)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.runnerFullDTO(rn, "shared"))
+	writeJSON(w, http.StatusOK, s.runnerFullDTO(rn, ""))
 }
 
 func (s *Server) runnerFullDTO(rn world.Runner, regionType string) RunnerFull {
@@ -221,7 +221,7 @@ func (s *Server) runnerFullDTO(rn world.Runner, regionType string) RunnerFull {
 	return RunnerFull{
 		ID: rn.ID, Domain: domain, APIURL: rn.URL, ProxyURL: rn.URL,
 		CPU: 4, Memory: 8, Disk: 50, GPUType: "none",
-		SandboxClass: "small", RunnerClass: "container",
+		SandboxClass: "container", RunnerClass: "container", // the generated client's enum
 		AvailabilityScore: 100,
 		Region:            region, Name: rn.Name, State: "ready",
 		LastChecked: isoTime(time.Now()), Tags: []string{},
@@ -391,8 +391,21 @@ func (s *Server) sandboxDTO(sb world.Sandbox) SandboxDTO {
 	return dto
 }
 
-// getSandbox is GET /sandbox/{sandboxIdOrName} for a user with access.
+// getSandbox is GET /sandbox/{sandboxIdOrName} for a user with access, or
+// for the proxy (ProxyAuthContextGuard), which gets no buildInfo (the API
+// loads it only for users).
 func (s *Server) getSandbox(w http.ResponseWriter, r *http.Request, p params) {
+	if s.authenticate(r).role == roleProxy {
+		sb, ok := s.cfg.World.Sandbox(p["id"])
+		if !ok {
+			writeError(w, r, http.StatusNotFound, sandboxOrNameNotFound(p["id"]))
+			return
+		}
+		dto := s.sandboxDTO(sb)
+		dto.BuildInfo = nil
+		writeJSON(w, http.StatusOK, dto)
+		return
+	}
 	sb, ok := s.userSandbox(w, r, p["id"])
 	if !ok {
 		return

@@ -244,15 +244,15 @@ var BuildLogLines = []string{
 func (rn *Runner) buildLogs(w http.ResponseWriter, r *http.Request) {
 	ref := r.URL.Query().Get("snapshotRef")
 	if ref == "" {
-		commonerr.Write(w, r, http.StatusBadRequest, "bad request: snapshotRef is required")
+		commonerr.Write(w, r, http.StatusBadRequest, "bad request: snapshotRef parameter is required")
 		return
 	}
 	if !rn.cfg.World.BuildOnRunner(ref, rn.cfg.ID) {
-		commonerr.Write(w, r, http.StatusNotFound, "not found: build logs not found")
+		commonerr.Write(w, r, http.StatusNotFound, "not found: build logs not found for ref: "+ref)
 		return
 	}
 	follow := r.URL.Query().Get("follow") == "true"
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Type", "application/octet-stream") // as the runner's gin c.Stream
 	fl, _ := w.(http.Flusher)
 	for _, l := range BuildLogLines {
 		if strings.Contains(l, "%s") {

@@ -389,12 +389,29 @@ func (w *World) createLocked(spec SandboxSpec) (Sandbox, error) {
 	} else {
 		errs = append(errs, fmt.Errorf("sandbox %q: runner %q: %w", s.ID, spec.Runner, ErrNotFound))
 	}
+	w.placeLocked(&s, true)
 	errs = append(errs, w.checkLocked(s)...)
 	if len(errs) > 0 {
 		return Sandbox{}, errors.Join(errs...)
 	}
 	w.sandboxes[s.ID] = s
 	return s, nil
+}
+
+// placeLocked keeps the API's rule on a sandbox's runner: an archived
+// sandbox has none (Daytona sets runnerId to null, so GET
+// /runners/by-sandbox answers 404); one started or stopped again gets the
+// first runner unless keep (the patch named its runner, "" included).
+func (w *World) placeLocked(s *Sandbox, keep bool) {
+	if s.State == StateArchived {
+		s.RunnerID = ""
+		return
+	}
+	if s.RunnerID == "" && !keep {
+		if r, ok := w.firstRunner(); ok {
+			s.RunnerID = r.ID
+		}
+	}
 }
 
 // checkLocked validates the fields a patch can change.
@@ -459,6 +476,9 @@ func (w *World) updateLocked(id string, p SandboxPatch) (Sandbox, error) {
 	}
 	if p.Users != nil {
 		s.Users = slices.Clone(*p.Users)
+	}
+	if p.State != nil || p.Runner != nil {
+		w.placeLocked(&s, p.Runner != nil)
 	}
 	errs = append(errs, w.checkLocked(s)...)
 	if len(errs) > 0 {

@@ -360,3 +360,26 @@ func TestRequestsAreCountedPerRunner(t *testing.T) {
 		t.Errorf("r2: %d requests, want 1", got)
 	}
 }
+
+// An archived sandbox has no runner, as in Daytona (runnerId null: GET
+// /runners/by-sandbox answers 404); started again, it gets the first
+// runner, unless the same patch names one ("" keeps it without).
+func TestArchivedSandboxesHaveNoRunner(t *testing.T) {
+	w := newWorld(t)
+	sb, err := w.CreateSandbox(SandboxSpec{ID: "arch", Runner: "r2", State: StateArchived})
+	if err != nil || sb.RunnerID != "" {
+		t.Fatalf("created archived: runner %q, %v", sb.RunnerID, err)
+	}
+	started := StateStarted
+	if sb, _ = w.UpdateSandbox("arch", SandboxPatch{State: &started}); sb.RunnerID == "" {
+		t.Fatal("started again without a runner")
+	}
+	archived := StateArchived
+	if sb, _ = w.UpdateSandbox("arch", SandboxPatch{State: &archived}); sb.RunnerID != "" {
+		t.Fatalf("archived with runner %q", sb.RunnerID)
+	}
+	none := ""
+	if sb, _ = w.UpdateSandbox("arch", SandboxPatch{State: &started, Runner: &none}); sb.RunnerID != "" {
+		t.Fatalf("started with Runner \"\": runner %q", sb.RunnerID)
+	}
+}

@@ -68,17 +68,11 @@ func (d *Decider) buildLogs(ctx context.Context, req Request) Decision {
 		// Traefik routes a runner id to its proxyUrl.
 		return respond(OutcomeBadRunner, http.StatusBadGateway, msgBuildRunner)
 	}
-	if d.runners != nil {
-		if err := d.runners.Learn(runner.ID, runner.URL); err != nil {
-			return respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner)
-		}
-		if !d.runners.Ready(runner.ID) {
-			dec := respond(OutcomeRegistering, http.StatusServiceUnavailable, msgRegistering)
-			dec.RetryAfter = 1
-			return dec
-		}
-	} else if d.cfg.DirectRunner != "" && runner.ID != d.cfg.DirectRunner {
-		return respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner)
+	if err := d.admitRunner(runner); err != nil {
+		return d.with(respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner), "", err)
+	}
+	if !d.routed(runner.ID) {
+		return registering()
 	}
 	return Decision{
 		Outcome: OutcomeBuildLogs,

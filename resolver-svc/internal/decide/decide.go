@@ -207,12 +207,8 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 		}
 		return d.with(failure(ctx, err), id, err)
 	}
-	if d.runners != nil {
-		if err := d.runners.Learn(runner.ID, runner.URL); err != nil {
-			return d.with(respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner), id, err)
-		}
-	} else if d.cfg.DirectRunner != "" && runner.ID != d.cfg.DirectRunner {
-		return d.with(respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner), id, errOtherRunner)
+	if err := d.admitRunner(runner); err != nil {
+		return d.with(respond(OutcomeBadRunner, http.StatusBadGateway, msgBadRunner), id, err)
 	}
 
 	// 2. Public sandboxes need no credential, except on the ports that
@@ -240,10 +236,8 @@ func (d *Decider) Decide(ctx context.Context, req Request) Decision {
 	}
 
 	// 4. Traefik must know the runner before a request is routed to it.
-	if d.runners != nil && !d.runners.Ready(runner.ID) {
-		dec := respond(OutcomeRegistering, http.StatusServiceUnavailable, msgRegistering)
-		dec.RetryAfter = 1
-		return d.with(dec, id, nil)
+	if !d.routed(runner.ID) {
+		return d.with(registering(), id, nil)
 	}
 
 	// A decision made without an activity update is not for reuse: the
@@ -310,6 +304,33 @@ func failure(ctx context.Context, err error) Decision {
 	default:
 		return respond(OutcomeUnavailable, http.StatusBadGateway, msgUnavailable)
 	}
+}
+
+// admitRunner makes the runner routable: learned by Traefik's registry
+// (routing runners), or the one the fixed service reaches (routing direct,
+// when PREVIEWGATE_DIRECT_RUNNER names it). An error is a runner this
+// gateway cannot reach: a 502, whatever the credentials.
+func (d *Decider) admitRunner(r daytona.Runner) error {
+	if d.runners != nil {
+		return d.runners.Learn(r.ID, r.URL)
+	}
+	if d.cfg.DirectRunner != "" && r.ID != d.cfg.DirectRunner {
+		return errOtherRunner
+	}
+	return nil
+}
+
+// routed reports whether Traefik routes the runner already (always in
+// routing direct).
+func (d *Decider) routed(runnerID string) bool {
+	return d.runners == nil || d.runners.Ready(runnerID)
+}
+
+// registering is the answer while Traefik does not route the runner yet.
+func registering() Decision {
+	dec := respond(OutcomeRegistering, http.StatusServiceUnavailable, msgRegistering)
+	dec.RetryAfter = 1
+	return dec
 }
 
 func (d *Decider) with(dec Decision, sandbox string, err error) Decision {

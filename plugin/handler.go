@@ -462,9 +462,7 @@ func serveGateway(h *handler, rw http.ResponseWriter, req *http.Request, cr *cre
 	// Daytona's proxy does for every open request (an upgrade has its own,
 	// in forward).
 	if h.activityRepeat > 0 && len(req.Header[hConnection]) == 0 && toolboxStream(req) && !skipsActivity(req.Header) {
-		done := make(chan struct{})
-		defer close(done)
-		go repeatActivity(h, id, done)
+		defer keepActive(h, id)()
 	}
 	forward(h, rw, req, d, tail, rawTail)
 }
@@ -574,10 +572,16 @@ func serveOpen(h *handler, rw http.ResponseWriter, req *http.Request, d *decisio
 		return
 	}
 	sandbox, _, _ := strings.Cut(rest, "/")
-	done := make(chan struct{})
-	defer close(done) // also when the proxy panics (Traefik recovers it)
-	go repeatActivity(h, sandbox, done)
+	defer keepActive(h, sandbox)() // stopped also when the proxy panics (Traefik recovers it)
 	h.next.ServeHTTP(rw, req)
+}
+
+// keepActive reports the sandbox's activity every activityRepeat until
+// the function it returns is called.
+func keepActive(h *handler, sandbox string) func() {
+	done := make(chan struct{})
+	go repeatActivity(h, sandbox, done)
+	return func() { close(done) }
 }
 
 func repeatActivity(h *handler, sandbox string, done chan struct{}) {

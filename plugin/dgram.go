@@ -50,11 +50,7 @@ func dialDgram(d *dgramClient) (*dgramConn, error) {
 // lines: DecisionForward and its five values, or one line, DatagramAskHTTP
 // (nil for a request too long for a datagram).
 func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
-	line := req.Method + " " + req.Host + " " + req.URL.RequestURI()
-	if len(line) > MaxRequestLine {
-		line = line[:MaxRequestLine]
-	}
-	msg := t.dgram + line + "\n"
+	msg := t.dgram + requestLine(req) + "\n"
 	if cr != nil || len(req.Header[HeaderSkipLastActivity]) != 0 {
 		msg += dgramTail(req, cr)
 	} else {

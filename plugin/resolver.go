@@ -80,11 +80,7 @@ func decide(c *resolverClient, req *http.Request, t *target, cr *credentials) (*
 	h := out.Header
 	h[HeaderKey] = c.secret
 	h["User-Agent"] = noUserAgent
-	line := req.Method + " " + req.Host + " " + req.URL.RequestURI()
-	if len(line) > MaxRequestLine {
-		line = line[:MaxRequestLine]
-	}
-	h[HeaderRequest] = []string{line}
+	h[HeaderRequest] = []string{requestLine(req)}
 	if cr != nil {
 		addCredentials(h, req, cr)
 	}
@@ -119,6 +115,16 @@ var (
 	noUserAgent       = []string{""} // an empty User-Agent is not sent
 	skipActivityValue = []string{"true"}
 )
+
+// requestLine is the client's request line as a decision request carries
+// it ("METHOD host request-URI"), cut to MaxRequestLine.
+func requestLine(req *http.Request) string {
+	line := req.Method + " " + req.Host + " " + req.URL.RequestURI()
+	if len(line) > MaxRequestLine {
+		return line[:MaxRequestLine]
+	}
+	return line
+}
 
 // reportActivity tells the resolver that the sandbox is in use (best
 // effort: a failure waits for the next report).

@@ -218,7 +218,7 @@ func validToken(t string) bool {
 // JWT or API key is that long, and the API's ingress would answer such a
 // header with an error page (a fault, not a "no").
 func (c *Client) HasAccess(ctx context.Context, sandboxID, userToken, clientIP string) (bool, error) {
-	if userToken == "" || len(userToken) > MaxUserTokenLength {
+	if !validUserToken(userToken) {
 		return false, nil
 	}
 	cl := call{
@@ -236,6 +236,12 @@ func (c *Client) HasAccess(ctx context.Context, sandboxID, userToken, clientIP s
 
 // MaxUserTokenLength bounds a user's bearer token (a JWT or an API key).
 const MaxUserTokenLength = 16 << 10
+
+// validUserToken reports whether t can be a user's token: not empty, at
+// most MaxUserTokenLength. Others are refused without a call.
+func validUserToken(t string) bool {
+	return t != "" && len(t) <= MaxUserTokenLength
+}
 
 // SandboxIDFromSignedToken resolves a signed preview URL token for a port:
 // GET /preview/{token}/{port}/sandbox-id. The API answers the raw id (not
@@ -352,7 +358,7 @@ func (c *Client) SnapshotBuild(ctx context.Context, snapshotID, userToken, clien
 // HasAccess: the API counts failed authentications per client address,
 // and without it would count them against the resolver's.
 func (c *Client) userJSON(ctx context.Context, endpoint, path, userToken, clientIP string, v any) error {
-	if userToken == "" || len(userToken) > MaxUserTokenLength {
+	if !validUserToken(userToken) {
 		return &APIError{Endpoint: endpoint, StatusCode: http.StatusUnauthorized, kind: ErrNotFound}
 	}
 	cl := call{

@@ -39,10 +39,11 @@ var (
 // proxy, as Daytona's are) and reports false.
 func cors(rw http.ResponseWriter, req *http.Request) bool {
 	hdr := req.Header
-	origin := hdr[hOrigin][0]
-	if origin == "" {
+	v := hdr[hOrigin]
+	if len(v) == 0 || v[0] == "" {
 		return false // no Origin, for gin-contrib/cors
 	}
+	origin := v[0]
 	if v := hdr[HeaderDisableCORS]; len(v) != 0 && v[0] == "true" {
 		return false
 	}

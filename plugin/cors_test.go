@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -124,6 +125,28 @@ func TestCORSLeftToTheSandbox(t *testing.T) {
 		serve(h, "GET", "http://3000-demo.localhost/x", map[string]string{"X-Daytona-Disable-CORS": "true"})
 		if _, ok := s.header[HeaderDisableCORS]; ok || !s.called {
 			t.Errorf("request %d: the sandbox received %s", i, HeaderDisableCORS)
+		}
+	}
+}
+
+// A header with no value (a middleware before ours may leave one: Go's
+// server never does) is no header: nothing panics, the request is
+// forwarded, on a miss and on a hit.
+func TestHeadersWithNoValueAreAbsent(t *testing.T) {
+	for _, name := range []string{"Origin", "Authorization", "Cookie", HeaderDaytonaPreviewToken, "Connection"} {
+		h, s, _ := newTestHandler(t, &fakeResolver{}, nil)
+		for i := 0; i < 2; i++ {
+			req := httptest.NewRequest("GET", "http://3000-demo.localhost/x", nil)
+			req.RequestURI = req.URL.RequestURI()
+			req.Header[name] = []string{}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusTeapot || !s.called {
+				t.Fatalf("%s, request %d: status %d, forwarded %v", name, i, rec.Code, s.called)
+			}
+			if v := rec.Header().Get("Access-Control-Allow-Origin"); v != "" {
+				t.Errorf("%s, request %d: Access-Control-Allow-Origin %q", name, i, v)
+			}
 		}
 	}
 }

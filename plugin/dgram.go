@@ -51,7 +51,7 @@ func dialDgram(d *dgramClient) (*dgramConn, error) {
 // (nil for a request too long for a datagram).
 func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) ([]string, error) {
 	msg := t.dgram + requestLine(req) + "\n"
-	if cr != nil || len(req.Header[HeaderSkipLastActivity]) != 0 {
+	if cr != nil || req.Header[HeaderSkipLastActivity] != nil {
 		msg += dgramTail(req, cr)
 	} else {
 		msg += dgramNoTail
@@ -71,15 +71,14 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 	}
 	dc.c.SetDeadline(time.Now().Add(d.timeout))
 	if _, err := dc.c.Write([]byte(msg)); err != nil {
-		dc.c.Close()
-		if dc, err = resendDgram(d, msg); err != nil {
+		if dc, err = resendDgram(d, dc, msg); err != nil {
 			return nil, err
 		}
 	}
 	n, err := dc.c.Read(dc.buf)
 	if err != nil {
 		// A late answer must never reach another request: the socket goes.
-		dc.c.Close()
+		closeDgram(dc)
 		return nil, err
 	}
 	answer := string(dc.buf[:n]) // before the socket and its buffer go back to the pool
@@ -87,17 +86,25 @@ func decideDgram(d *dgramClient, req *http.Request, t *target, cr *credentials) 
 	return strings.Split(answer, "\n"), nil
 }
 
-// resendDgram sends msg on a new socket, once: a pooled socket whose write
-// failed may be connected to a resolver that has restarted since (its
-// socket is gone even though the name is back).
-func resendDgram(d *dgramClient, msg string) (*dgramConn, error) {
+// closeDgram closes a socket that will not go back to the pool. (Rare
+// branches call functions: under Yaegi, decideDgram's frame holds a slot
+// for each value of each of its statements, run or not.)
+func closeDgram(dc *dgramConn) {
+	dc.c.Close()
+}
+
+// resendDgram closes old, a pooled socket whose write failed (it may be
+// connected to a resolver that has restarted since: its socket is gone
+// even though the name is back), and sends msg on a new socket, once.
+func resendDgram(d *dgramClient, old *dgramConn, msg string) (*dgramConn, error) {
+	closeDgram(old)
 	dc, err := dialDgram(d)
 	if err != nil {
 		return nil, err
 	}
 	dc.c.SetDeadline(time.Now().Add(d.timeout))
 	if _, err := dc.c.Write([]byte(msg)); err != nil {
-		dc.c.Close()
+		closeDgram(dc)
 		return nil, err
 	}
 	return dc, nil

@@ -62,46 +62,59 @@ type handler struct {
 func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	hdr := req.Header
 	// CORS comes first, on every host and path, as in Daytona's proxy; a
-	// preflight is answered here.
-	if len(hdr[hOrigin]) != 0 && cors(rw, req) {
-		return
+	// preflight is answered here. (Nested ifs, not &&: under Yaegi an &&
+	// or || holds its value in a slot of its own.)
+	if hdr[hOrigin] != nil {
+		if cors(rw, req) {
+			return
+		}
 	}
 	u := req.URL
 	var cr *credentials
 	key := req.Host
 	// A query is read only when it may hold the query key (named as such
 	// or percent-encoded): most queries are an app's own.
-	if len(hdr[hAuthorization]) != 0 || u.RawQuery != "" && mayHoldQueryKey(u.RawQuery) {
+	if hdr[hAuthorization] != nil {
 		cr = readCredentials(hdr, u)
 		key += cr.key
+	} else if u.RawQuery != "" {
+		if mayHoldQueryKey(u.RawQuery) {
+			cr = readCredentials(hdr, u)
+			key += cr.key
+		}
 	}
 	// A browser sends the same Cookie header again and again: as sent, it
 	// is part of the key, and the decision cached under it holds the header
 	// without our cookies. serveMiss reads the cookies when it misses.
 	if c := hdr[hCookie]; len(c) == 1 {
-		key += "\x00k" + c[0] // rawCookieKey, with no compiled call
-	} else if len(c) != 0 {
+		key += "\x00k" + c[0] // rawCookieKey, with no call
+	} else if c != nil {
 		key += rawCookieKey(c)
 	}
 	// The preview token, the SDK's credential: serveMiss reads it, and
 	// every path removes it.
-	tok := hdr[HeaderDaytonaPreviewToken]
-	if len(tok) != 0 {
+	if tok := hdr[HeaderDaytonaPreviewToken]; len(tok) != 0 {
 		key += "\x00p" + tok[0]
 	}
 	path := u.Path
-	if strings.ContainsAny(path, ".\\") && refusedDotSegment(rw, req, path) {
-		return
+	if strings.ContainsAny(path, ".\\") {
+		if refusedDotSegment(rw, req, path) {
+			return
+		}
 	}
 	if v, ok := h.hits.Load(key); ok {
-		// Expired decisions are removed by the cache's sweeper. An escaped
-		// path (RawPath) goes to forwardHit, and so does a path that does
-		// not start with '/' (empty, or "*" in "GET * HTTP/1.1"): in byte
-		// order exactly those are < "/" or >= "0".
+		// Expired decisions are removed by the cache's sweeper.
 		d := v.(*decision)
-		// So does a request with a Connection header: after Traefik's entry
-		// point, only an upgrade (a WebSocket) still has one.
-		if u.RawPath != "" || path < "/" || path >= "0" || len(hdr[hConnection]) != 0 {
+		// An escaped path (RawPath), and a request with a Connection
+		// header (after Traefik's entry point, only an upgrade, a
+		// WebSocket, still has one) go to forwardHit; so does a path that
+		// does not start with '/' (empty, or "*" in "GET * HTTP/1.1"): in
+		// byte order exactly those are < "/" or >= "0".
+		if u.RawPath != "" || hdr[hConnection] != nil {
+			forwardHit(h, rw, req, d)
+			return
+		}
+		if path < "/" || path >= "0" {
 			forwardHit(h, rw, req, d)
 			return
 		}
@@ -116,11 +129,10 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		if d.stripAuth {
 			delete(hdr, hAuthorization)
 		}
+		// A delete is a statement with no slot: cheaper than checking first.
 		delete(hdr, HeaderSkipLastActivity)
 		delete(hdr, HeaderDisableCORS)
-		if len(tok) != 0 {
-			delete(hdr, HeaderDaytonaPreviewToken)
-		}
+		delete(hdr, HeaderDaytonaPreviewToken)
 		u.Path = d.prefix + path
 		req.RequestURI = "" // see forward
 		h.next.ServeHTTP(rw, req)
@@ -248,6 +260,9 @@ func notAPath(p string) bool {
 // rawCookieKey is the part of the cache key that ServeHTTP makes of the
 // Cookie header lines as sent (HTTP/2 clients may split the header).
 func rawCookieKey(c []string) string {
+	if len(c) == 0 {
+		return ""
+	}
 	return "\x00k" + strings.Join(c, "\x00k")
 }
 
@@ -270,10 +285,15 @@ func newTarget(c *resolverClient, path string, gateway bool) *target {
 // miss, stays here; the others go on in serveMissWith (under Yaegi every
 // call allocates the whole frame of the function called).
 func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string, cr *credentials) {
-	// Checked inline: with the cache off every request is a miss.
-	if p := req.URL.Path; req.URL.Opaque != "" || cr != nil && cr.badQueryKey || p != "" && p[0] != '/' { // notAPath, inline
-		refuseTarget(rw, req)
-		return
+	// Checked inline: with the cache off every request is a miss. A path
+	// that starts with '/' (in byte order, >= "/" and < "0") has no
+	// Opaque part; refusedTarget looks closer at the others, and at
+	// requests with credentials.
+	u := req.URL
+	if p := u.Path; p < "/" || p >= "0" || cr != nil {
+		if refusedTarget(rw, req, cr) {
+			return
+		}
 	}
 	hdr := req.Header
 	// The runner header and its credential are the plugin's alone: every
@@ -289,7 +309,7 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 			"bad request: invalid preview host: expected {port}-{sandboxId}.{previewDomain} with a port from 1 to 65535")
 		return
 	}
-	if t.gateway || len(hdr[HeaderDaytonaPreviewToken]) != 0 || len(hdr[hCookie]) != 0 {
+	if t.gateway || hdr[HeaderDaytonaPreviewToken] != nil || hdr[hCookie] != nil {
 		serveMissWith(h, rw, req, key, cr, t)
 		return
 	}
@@ -304,8 +324,19 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 		d = askHTTP(h, rw, req, t, cr, key)
 	}
 	if d != nil {
-		forward(h, rw, req, d, req.URL.Path, req.URL.RawPath)
+		forward(h, rw, req, d, u.Path, u.RawPath)
 	}
+}
+
+// refusedTarget answers 400 (refuseTarget) to a request serveMiss must
+// not serve: an opaque target, a path that does not start with '/', a
+// query key with a control character.
+func refusedTarget(rw http.ResponseWriter, req *http.Request, cr *credentials) bool {
+	if req.URL.Opaque != "" || notAPath(req.URL.Path) || cr != nil && cr.badQueryKey {
+		refuseTarget(rw, req)
+		return true
+	}
+	return false
 }
 
 // serveMissWith is serveMiss for the gateway host and for requests with a
@@ -520,12 +551,11 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	// with no middleware to delete it. Traefik's entry point has already
 	// applied the client's own Connection header; what it left (Upgrade,
 	// for a WebSocket) stays.
-	conn := hdr[hConnection]
-	long := len(conn) != 0 && h.activityRepeat > 0 && !skipsActivity(hdr)
-	if len(conn) == 0 {
+	long := false
+	if conn := hdr[hConnection]; conn == nil {
 		hdr[hConnection] = h.connection
 	} else {
-		hdr[hConnection] = append(conn, h.runnerHeaderOrDefault)
+		long = upgrade(h, hdr, conn)
 	}
 	if d.stripAuth {
 		delete(hdr, hAuthorization)
@@ -537,10 +567,9 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	}
 	u := req.URL
 	u.Path = d.prefix + path
+	u.RawPath = ""
 	if rawPath != "" {
 		u.RawPath = d.prefix + rawPath
-	} else {
-		u.RawPath = ""
 	}
 	// Traefik's proxy takes the request target from RequestURI when it is
 	// set, and from the URL when it is empty: empty, the URL rewritten here
@@ -551,6 +580,15 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 		return
 	}
 	h.next.ServeHTTP(rw, req)
+}
+
+// upgrade adds the runner header to the Connection header of a request
+// that has one (an upgrade), and reports whether the request stays open
+// with activity reports (serveOpen). A function of its own: under Yaegi
+// forward's frame would hold its slots on every request.
+func upgrade(h *handler, hdr http.Header, conn []string) bool {
+	hdr[hConnection] = append(conn, h.runnerHeaderOrDefault)
+	return h.activityRepeat > 0 && !skipsActivity(hdr)
 }
 
 // skipsActivity reports whether the client asked for no activity update

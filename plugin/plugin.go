@@ -109,9 +109,10 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	}
 
 	h := &handler{
-		next:    next,
-		name:    name,
-		gateway: map[string]bool{},
+		next:      next,
+		serveNext: next.ServeHTTP,
+		name:      name,
+		gateway:   map[string]bool{},
 	}
 
 	if len(config.PreviewDomains) == 0 {

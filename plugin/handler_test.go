@@ -352,6 +352,34 @@ func TestResolverFailuresFailClosed(t *testing.T) {
 			forwardAnswer(w, r, "0")
 			w.Header().Set(HeaderPrefix, "/admin")
 		}, 502},
+		{"forward without runner id", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderRunner, "")
+		}, 502},
+		{"forward with prefix /sandboxes", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/sandboxes")
+		}, 502},
+		{"forward with prefix /sandboxes0/demo", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/sandboxes0/demo")
+		}, 502},
+		{"forward with prefix /sandboxes.demo", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/sandboxes.demo")
+		}, 502},
+		{"forward with prefix /sandboxes/", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/sandboxes/")
+		}, 502},
+		{"forward with prefix /sandboxes/demo/toolbox/proxy/3000/", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/sandboxes/demo/toolbox/proxy/3000/")
+		}, 502},
+		{"forward with prefix /Sandboxes/demo", func(w http.ResponseWriter, r *http.Request) {
+			forwardAnswer(w, r, "0")
+			w.Header().Set(HeaderPrefix, "/Sandboxes/demo")
+		}, 502},
 		{"slow", func(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(400 * time.Millisecond)
 			forwardAnswer(w, r, "0")

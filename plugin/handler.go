@@ -21,9 +21,9 @@ const (
 )
 
 type handler struct {
-	next http.Handler
-	// serveNext is next.ServeHTTP, taken once: under Yaegi, calling it
-	// costs a slot and an allocation less than calling the method.
+	// serveNext is the next handler's ServeHTTP, taken once in New: under
+	// Yaegi, calling it costs a slot and an allocation less than calling
+	// the method on the handler.
 	serveNext func(http.ResponseWriter, *http.Request)
 	name      string
 	suffixes  []string        // "." + preview domain
@@ -77,14 +77,9 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	key := req.Host
 	// A query is read only when it may hold the query key (named as such
 	// or percent-encoded): most queries are an app's own.
-	if hdr[hAuthorization] != nil {
+	if hdr[hAuthorization] != nil || u.RawQuery != "" && mayHoldQueryKey(u.RawQuery) {
 		cr = readCredentials(hdr, u)
 		key += cr.key
-	} else if u.RawQuery != "" {
-		if mayHoldQueryKey(u.RawQuery) {
-			cr = readCredentials(hdr, u)
-			key += cr.key
-		}
 	}
 	// A browser sends the same Cookie header again and again: as sent, it
 	// is part of the key, and the decision cached under it holds the header
@@ -147,8 +142,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 // forwardHit forwards a request whose decision was cached, the way
 // ServeHTTP does for a plain request target.
 func forwardHit(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
-	if req.URL.Opaque != "" || notAPath(req.URL.Path) {
-		refuseTarget(rw, req)
+	if refusedTarget(rw, req, nil) {
 		return
 	}
 	if d.setCookie {
@@ -331,9 +325,9 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 	}
 }
 
-// refusedTarget answers 400 (refuseTarget) to a request serveMiss must
-// not serve: an opaque target, a path that does not start with '/', a
-// query key with a control character.
+// refusedTarget answers 400 (refuseTarget) to a request serveMiss or
+// forwardHit must not serve: an opaque target, a path that does not start
+// with '/', a query key with a control character (cr may be nil).
 func refusedTarget(rw http.ResponseWriter, req *http.Request, cr *credentials) bool {
 	if req.URL.Opaque != "" || notAPath(req.URL.Path) || cr != nil && cr.badQueryKey {
 		refuseTarget(rw, req)
@@ -609,12 +603,12 @@ func skipsActivity(hdr http.Header) bool {
 func serveOpen(h *handler, rw http.ResponseWriter, req *http.Request, d *decision) {
 	rest := strings.TrimPrefix(d.prefix, "/sandboxes/")
 	if rest == d.prefix { // a build-log route's: no sandbox to report
-		h.next.ServeHTTP(rw, req)
+		h.serveNext(rw, req)
 		return
 	}
 	sandbox, _, _ := strings.Cut(rest, "/")
 	defer keepActive(h, sandbox)() // stopped also when the proxy panics (Traefik recovers it)
-	h.next.ServeHTTP(rw, req)
+	h.serveNext(rw, req)
 }
 
 // keepActive reports the sandbox's activity every activityRepeat until

@@ -109,7 +109,6 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	}
 
 	h := &handler{
-		next:      next,
 		serveNext: next.ServeHTTP,
 		name:      name,
 		gateway:   map[string]bool{},

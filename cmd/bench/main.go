@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,8 +49,12 @@ func run(ctx context.Context) error {
 	check := flag.Bool("check", false, "fail when a budget is missed")
 	report := flag.String("report", "", "with -check: check this JSON report instead of measuring")
 	only := flag.String("only", "", "comma-separated scenarios for the throughput rounds (bare Traefik is always kept); set -cold, -ws, -sse and -sandboxes to 0 to skip those")
+	gogc := flag.String("gogc", "", "Traefik's GOGC (bare Traefik's too: one process); default the gateway's, "+stack.TraefikGOGC+"; 100 is Go's default")
 	profile := flag.String("profile", "", "instead of the whole run: load this scenario for -duration and write Traefik's CPU profile to -out/<scenario>.pprof")
 	flag.Parse()
+	if n, err := strconv.Atoi(*gogc); *gogc != "" && *gogc != "off" && (err != nil || n < 1) {
+		return fmt.Errorf("-gogc %q: want a percentage above 0 or \"off\" (as GOGC)", *gogc)
+	}
 
 	if *check && *report != "" {
 		r, err := bench.ReadJSON(*report)
@@ -96,7 +101,7 @@ func run(ctx context.Context) error {
 		Root: root, Dir: filepath.Join(work, "stack"), Bins: bins, Rounds: *rounds,
 		Load:         bench.Load{Threads: *threads, Connections: *conns, Duration: *duration, CPUs: otherCPUs},
 		ColdRequests: *cold, Sandboxes: *sandboxes, WSMessages: *ws, SSERequests: *sseN,
-		TraefikCPUs: traefikCPUs, OtherCPUs: otherCPUs, Log: os.Stderr,
+		TraefikCPUs: traefikCPUs, OtherCPUs: otherCPUs, TraefikGOGC: *gogc, Log: os.Stderr,
 	}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")

@@ -37,6 +37,9 @@ type Machine struct {
 	Plugin      string `json:"plugin"`
 	TraefikCPUs string `json:"traefikCpus"`
 	OtherCPUs   string `json:"otherCpus"`
+	// TraefikGOGC is Traefik's GOGC in this run (bare Traefik's too: the
+	// same process). Runs before it was recorded had Go's default, 100.
+	TraefikGOGC string `json:"traefikGogc,omitempty"`
 }
 
 // LoadInfo is the wrk load, for the report.
@@ -74,7 +77,7 @@ func newReport(o Options) *Report {
 		Machine: Machine{
 			CPU: cpuModel(), CPUs: runtime.NumCPU(), Go: runtime.Version(),
 			Traefik: traefikVersion(o.Bins.Traefik), Plugin: plugin.Version,
-			TraefikCPUs: o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
+			TraefikCPUs: o.TraefikCPUs, OtherCPUs: o.OtherCPUs, TraefikGOGC: o.traefikGOGC(),
 		},
 		Load:   LoadInfo{Threads: o.Load.Threads, Connections: o.Load.Connections, Duration: o.Load.Duration.String()},
 		Rounds: o.Rounds,
@@ -143,8 +146,12 @@ func median(v []float64) float64 {
 
 // WriteTable prints the human-readable summary.
 func (r *Report) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "\n%s · %s · %d CPUs · Traefik %s (CPUs %s) · wrk -t%d -c%d -d%s (CPUs %s) · %d rounds, medians\n\n",
-		r.When, r.Machine.CPU, r.Machine.CPUs, r.Machine.Traefik, orAll(r.Machine.TraefikCPUs),
+	gogc := r.Machine.TraefikGOGC
+	if gogc == "" {
+		gogc = "100"
+	}
+	fmt.Fprintf(w, "\n%s · %s · %d CPUs · Traefik %s (CPUs %s, GOGC=%s) · wrk -t%d -c%d -d%s (CPUs %s) · %d rounds, medians\n\n",
+		r.When, r.Machine.CPU, r.Machine.CPUs, r.Machine.Traefik, orAll(r.Machine.TraefikCPUs), gogc,
 		r.Load.Threads, r.Load.Connections, r.Load.Duration, orAll(r.Machine.OtherCPUs), r.Rounds)
 	fmt.Fprintf(w, "| %-22s | %9s | %7s | %7s | %7s | %11s | %7s | %s |\n", "scenario", "req/s", "p50 ms", "p99 ms", "x bare", "rounds", "p99 x", "non-2xx")
 	fmt.Fprintf(w, "|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s|\n", strings.Repeat("-", 24), strings.Repeat("-", 10), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 8), strings.Repeat("-", 12), strings.Repeat("-", 8), strings.Repeat("-", 9))

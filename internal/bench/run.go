@@ -44,7 +44,18 @@ type Options struct {
 	Only []string
 	// TraefikCPUs and OtherCPUs pin Traefik and everything else.
 	TraefikCPUs, OtherCPUs string
-	Log                    io.Writer
+	// TraefikGOGC, if set, is Traefik's GOGC instead of the one the
+	// gateway ships with (stack.TraefikGOGC): "100" is Go's default.
+	TraefikGOGC string
+	Log         io.Writer
+}
+
+// traefikGOGC is the GOGC Traefik runs with.
+func (o Options) traefikGOGC() string {
+	if o.TraefikGOGC != "" {
+		return o.TraefikGOGC
+	}
+	return stack.TraefikGOGC
 }
 
 // env is a running benchmark stack.
@@ -90,6 +101,7 @@ func start(ctx context.Context, o Options) (*env, error) {
 		StaticRunners: true,
 		ResolverEnv:   []string{"PREVIEWGATE_FORWARD_AUTH=true", "LOG_LEVEL=warn"},
 		TraefikCPUs:   o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
+		TraefikEnv:   []string{"GOGC=" + o.traefikGOGC()},
 		ExtraDynamic: benchDynamic(up.URL()),
 		ExtraStatic: func(st map[string]interface{}) {
 			// pprof on the loopback-only admin entry point (Profile).

@@ -49,7 +49,7 @@ func run(ctx context.Context) error {
 	check := flag.Bool("check", false, "fail when a budget is missed")
 	report := flag.String("report", "", "with -check: check this JSON report instead of measuring")
 	only := flag.String("only", "", "comma-separated scenarios for the throughput rounds (bare Traefik is always kept); set -cold, -ws, -sse and -sandboxes to 0 to skip those")
-	gogc := flag.String("gogc", "", "Traefik's GOGC (bare Traefik's too: one process); default the gateway's, "+stack.TraefikGOGC+"; 100 is Go's default")
+	gogc := flag.String("gogc", bench.DefaultTraefikGOGC, "Traefik's GOGC (bare Traefik's too: one process); the default is Go's, as the gateway ships it")
 	profile := flag.String("profile", "", "instead of the whole run: load this scenario for -duration and write Traefik's CPU profile to -out/<scenario>.pprof")
 	flag.Parse()
 	if n, err := strconv.Atoi(*gogc); *gogc != "" && *gogc != "off" && (err != nil || n < 1) {

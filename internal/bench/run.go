@@ -44,18 +44,22 @@ type Options struct {
 	Only []string
 	// TraefikCPUs and OtherCPUs pin Traefik and everything else.
 	TraefikCPUs, OtherCPUs string
-	// TraefikGOGC, if set, is Traefik's GOGC instead of the one the
-	// gateway ships with (stack.TraefikGOGC): "100" is Go's default.
+	// TraefikGOGC is Traefik's GOGC; empty is Go's default, 100 (set
+	// explicitly: a GOGC in the caller's environment does not leak in).
 	TraefikGOGC string
 	Log         io.Writer
 }
+
+// DefaultTraefikGOGC is the GOGC Traefik runs with unless told: Go's
+// default, as the gateway ships it.
+const DefaultTraefikGOGC = "100"
 
 // traefikGOGC is the GOGC Traefik runs with.
 func (o Options) traefikGOGC() string {
 	if o.TraefikGOGC != "" {
 		return o.TraefikGOGC
 	}
-	return stack.TraefikGOGC
+	return DefaultTraefikGOGC
 }
 
 // env is a running benchmark stack.

@@ -58,12 +58,6 @@ func TestComposeMatchesTheTraefikConfigurationAndTheDevStack(t *testing.T) {
 		}
 	})
 
-	t.Run("traefik GOGC is the dev stack's", func(t *testing.T) {
-		if got := tr.Environment["GOGC"]; got != TraefikGOGC {
-			t.Errorf("traefik's GOGC %q, want %s (stack.TraefikGOGC, what the dev stack and the benchmark run)", got, TraefikGOGC)
-		}
-	})
-
 	t.Run("shared network namespace", func(t *testing.T) {
 		for name, s := range map[string]compose.Service{"resolver": rs, "daytona-sim": sm} {
 			if s.NetworkMode != "service:traefik" {
@@ -234,8 +228,8 @@ func pinnedTraefik(t *testing.T, root string) string {
 	return string(m[1])
 }
 
-// The Helm values run the Traefik release the tests run, with the dev
-// stack's GOGC, like docker-compose.yml.
+// The Helm values run the Traefik release the tests run, like
+// docker-compose.yml.
 func TestHelmValuesRunThePinnedTraefik(t *testing.T) {
 	root, err := Root()
 	if err != nil {
@@ -247,14 +241,5 @@ func TestHelmValuesRunThePinnedTraefik(t *testing.T) {
 	}
 	if want := pinnedTraefik(t, root); v.Image.Tag != want {
 		t.Errorf("image.tag %q, want %s (scripts/build-traefik.sh)", v.Image.Tag, want)
-	}
-	var gogc []string
-	for _, e := range v.Env {
-		if e.Name == "GOGC" {
-			gogc = append(gogc, e.Value)
-		}
-	}
-	if len(gogc) != 1 || gogc[0] != TraefikGOGC {
-		t.Errorf("Traefik's env has GOGC %q, want once %s (stack.TraefikGOGC)", gogc, TraefikGOGC)
 	}
 }

@@ -22,17 +22,6 @@ import (
 // given to the resolver.
 const SimProxyAPIKey = "super_secret_key"
 
-// TraefikGOGC is the garbage collector's target (GOGC) that the gateway's
-// Traefik runs with, here, in docker-compose.yml and in the Helm values.
-// Under Yaegi the plugin's every call allocates its frame, so a cache hit
-// allocates about twice what bare Traefik does per request, and Traefik's
-// collector marks its live heap (about 20 MB) every 150 ms under load: at
-// Go's default of 100 the collector took 7 us of a hit's 65 us in Traefik's
-// CPU profiles (4 us of bare Traefik's 55 us); at 400, 2 us (1.3 us). The
-// price is memory: the heap may grow to five times the live heap instead of
-// twice (the chart's GOMEMLIMIT, set from a memory limit, bounds it).
-const TraefikGOGC = "400"
-
 // Options describe one stack. Empty addresses are chosen free on loopback.
 type Options struct {
 	// Root is the repository root; Dir a fresh directory for configuration
@@ -64,7 +53,7 @@ type Options struct {
 	// ResolverEnv is added to the resolver's environment (overrides).
 	ResolverEnv []string
 	// TraefikEnv is added to Traefik's environment (overrides: the
-	// benchmark's -gogc).
+	// benchmark sets GOGC).
 	TraefikEnv []string
 	// LogOut, if set, also receives every process's output, prefixed.
 	LogOut io.Writer
@@ -282,7 +271,7 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		if err != nil {
 			return s, err
 		}
-		traefikEnv, traefikArgs = []string{"GOGC=" + TraefikGOGC}, []string{"--configFile=" + staticPath}
+		traefikArgs = []string{"--configFile=" + staticPath}
 	}
 	traefikEnv = append(traefikEnv, o.TraefikEnv...)
 	if s.traefik, err = startPinned(o.TraefikCPUs, "traefik", o.Dir, traefikEnv, o.LogOut, o.Bins.Traefik, traefikArgs...); err != nil {

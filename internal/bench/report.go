@@ -147,8 +147,8 @@ func median(v []float64) float64 {
 // WriteTable prints the human-readable summary.
 func (r *Report) WriteTable(w io.Writer) {
 	gogc := r.Machine.TraefikGOGC
-	if gogc == "" {
-		gogc = "100"
+	if gogc == "" { // a report from before the setting was recorded
+		gogc = DefaultTraefikGOGC
 	}
 	fmt.Fprintf(w, "\n%s · %s · %d CPUs · Traefik %s (CPUs %s, GOGC=%s) · wrk -t%d -c%d -d%s (CPUs %s) · %d rounds, medians\n\n",
 		r.When, r.Machine.CPU, r.Machine.CPUs, r.Machine.Traefik, orAll(r.Machine.TraefikCPUs), gogc,

@@ -17,6 +17,7 @@ import (
 	"github.com/previewgate/previewgate/daytona-sim/demoapp"
 	"github.com/previewgate/previewgate/daytona-sim/world"
 	"github.com/previewgate/previewgate/internal/stack"
+	"github.com/previewgate/previewgate/plugin"
 )
 
 func TestPublicSandboxPage(t *testing.T) {
@@ -46,11 +47,12 @@ func TestPrivateSandboxCredentials(t *testing.T) {
 				t.Errorf("reached %s:%s, want demo-private:3000", e.SandboxID, e.Port)
 			}
 			// No credential of ours reaches the sandbox.
-			for _, h := range []string{"X-Daytona-Preview-Token", "Authorization", "X-Daytona-Authorization", "X-Previewgate-Runner"} {
+			for _, h := range []string{"X-Daytona-Preview-Token", "Authorization", "X-Daytona-Authorization"} {
 				if v, ok := e.Headers[h]; ok {
 					t.Errorf("the sandbox received %s: %q", h, v)
 				}
 			}
+			noRunnerToken(t, e)
 			if strings.Contains(e.RawQuery, "DAYTONA_SANDBOX_AUTH_KEY") {
 				t.Errorf("the sandbox received the query key: %q", e.RawQuery)
 			}
@@ -141,20 +143,34 @@ func TestTwoRunnersEachReachTheirOwn(t *testing.T) {
 	}
 }
 
-func TestSpoofedRunnerHeaderAndRunnerAuthChangeNothing(t *testing.T) {
+// noRunnerToken fails when a header that reached the sandbox names a runner
+// (the plugin's Connection token is for Traefik's child routers alone).
+func noRunnerToken(t *testing.T, e demoapp.Echo) {
+	t.Helper()
+	for k, vs := range e.Headers {
+		for _, v := range vs {
+			if strings.Contains(strings.ToLower(v), plugin.RunnerToken) {
+				t.Errorf("the sandbox received %s: %q", k, v)
+			}
+		}
+	}
+}
+
+// A client cannot pick the runner: Traefik's entry point applies (drops) a
+// client's Connection tokens, and the plugin sets its own.
+func TestSpoofedRunnerTokenAndRunnerAuthChangeNothing(t *testing.T) {
 	h := http.Header{
-		"X-Previewgate-Runner":    {gw.RunnerID("r2")},
+		"Connection":              {plugin.RunnerToken + gw.RunnerID("r2")},
 		"X-Daytona-Authorization": {"Bearer r2-runner-key"},
 	}
 	e := echo(t, gw, gw.Host(3000, "demo-public"), "/echo", h)
 	if e.SandboxID != "demo-public" || e.RunnerName != "r1" {
 		t.Errorf("reached %s on %s, want demo-public on r1", e.SandboxID, e.RunnerName)
 	}
-	for _, k := range []string{"X-Previewgate-Runner", "X-Daytona-Authorization"} {
-		if v, ok := e.Headers[k]; ok {
-			t.Errorf("the sandbox received %s: %q", k, v)
-		}
+	if v, ok := e.Headers["X-Daytona-Authorization"]; ok {
+		t.Errorf("the sandbox received X-Daytona-Authorization: %q", v)
 	}
+	noRunnerToken(t, e)
 	// A private sandbox stays private whatever runner credentials a client sends.
 	resp, body := get(t, gw, gw.Host(3000, "demo-private"), "/", h)
 	wantError(t, resp, body, http.StatusUnauthorized, "")
@@ -326,16 +342,14 @@ func TestNewRunnerBecomesRoutable(t *testing.T) {
 	t.Logf("routable after %s", time.Since(start).Round(10*time.Millisecond))
 }
 
-// Direct mode: one fixed runner service, no runner header, no HTTP provider.
+// Direct mode: one fixed runner service, no runner token, no HTTP provider.
 func TestDirectMode(t *testing.T) {
 	s := startStack(t, stack.Options{Direct: true}) // the first runner, r1
 	e := echo(t, s, s.Host(3000, "demo-private"), "/echo", http.Header{"X-Daytona-Preview-Token": {privateToken}})
 	if e.SandboxID != "demo-private" || e.RunnerName != "r1" {
 		t.Errorf("reached %s on %s", e.SandboxID, e.RunnerName)
 	}
-	if _, ok := e.Headers["X-Previewgate-Runner"]; ok {
-		t.Error("the runner header reached the sandbox")
-	}
+	noRunnerToken(t, e)
 	// A sandbox on r2 is not forwarded to r1 (with r2's key): 502.
 	reachesNoRunner(t, s, "a sandbox on another runner", func() {
 		resp, body := get(t, s, s.Host(3000, "demo-r2"), "/echo", nil)

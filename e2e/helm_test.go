@@ -33,6 +33,7 @@ func TestHelmValuesRunTheGateway(t *testing.T) {
 				t.Errorf("%s reached the sandbox", k)
 			}
 		}
+		noRunnerToken(t, e)
 	}
 	// Nothing unauthorised is forwarded; the resolver's answer comes back.
 	resp, body := get(t, s, s.Host(3000, "demo-private"), "/", nil)

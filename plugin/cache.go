@@ -10,7 +10,9 @@ import (
 // ready-made one-element slices (capacity 1, so an append elsewhere copies)
 // that ServeHTTP assigns without allocating.
 type decision struct {
-	runner     []string // runner id, for the runner header
+	// connection is the Connection header of a forward with no other:
+	// the runner's token (RunnerToken + id), nil in direct routing.
+	connection []string
 	runnerAuth []string // "Bearer <runner key>"
 	prefix     string   // upstream path prefix
 	stripAuth  bool     // remove the client's Authorization header

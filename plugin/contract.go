@@ -147,10 +147,17 @@ const (
 	// BuildLogsPath is the runner API's build-log stream.
 	BuildLogsPath = "/snapshots/logs"
 
-	// DefaultRunnerHeader is the request header the plugin sets to the
-	// runner id so that Traefik's child routers (one per runner) can match
-	// it. The plugin deletes every client copy first.
-	DefaultRunnerHeader = "X-Previewgate-Runner"
+	// RunnerToken starts the Connection header token that names a
+	// forwarded request's runner in routing mode "runners": the child
+	// router of runner {id} matches Header(`Connection`,
+	// `previewgate-runner-{id}`). A Connection token is hop-by-hop: after
+	// routing, Traefik's proxy drops it with the Connection header, so it
+	// never reaches the runner, and the request gains no header of its own
+	// (every key added to the request's header map costs Traefik, and a
+	// ninth grows a small map into a table). Traefik's entry point has
+	// already applied the client's Connection header (only Upgrade stays);
+	// the plugin sets the rest.
+	RunnerToken = "previewgate-runner-"
 )
 
 // Daytona's wire names (apps/proxy v0.190.0).

@@ -32,18 +32,9 @@ type handler struct {
 	cache     *decisionCache // nil: caching off
 	// hits is the cache's map, or an empty one when caching is off: a
 	// lookup needs no check first.
-	hits         *sync.Map
-	maxTTL       int64  // nanoseconds
-	runnerHeader string // canonical; "" in direct routing
-	setRunner    bool   // runnerHeader != ""
-	// runnerHeaderOrDefault is deleted from every request: the runner
-	// header, or in direct routing the default name (so that no client
-	// copy reaches a sandbox).
-	runnerHeaderOrDefault string
-	// connection is the Connection header of a forwarded request that
-	// came without one: runnerHeaderOrDefault, hop-by-hop (see forward).
-	// Shared by every request (capacity 1: an append copies).
-	connection []string
+	hits    *sync.Map
+	maxTTL  int64 // nanoseconds
+	runners bool  // routing "runners": decisions name a runner
 	// activityRepeat: how often an open WebSocket reports activity.
 	activityRepeat time.Duration
 	// targets remembers parseHost's answer per Host header (at most
@@ -117,20 +108,20 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 		// What follows is forward(), inlined: a call costs under Yaegi.
+		// Deletes first, then sets: a header map that never holds more
+		// than it forwards stays small (see RunnerToken). A delete is a
+		// statement with no slot: cheaper than checking first.
+		if d.stripAuth {
+			delete(hdr, hAuthorization)
+		}
+		delete(hdr, HeaderSkipLastActivity)
+		delete(hdr, HeaderDisableCORS)
+		delete(hdr, HeaderDaytonaPreviewToken)
 		if d.setCookie {
 			hdr[hCookie] = d.cookies // nil when none is left: no Cookie line is sent
 		}
 		hdr[HeaderDaytonaAuthorization] = d.runnerAuth
-		// In direct routing d.runner is nil: no value is sent.
-		hdr[h.runnerHeaderOrDefault] = d.runner
-		hdr[hConnection] = h.connection // see forward
-		if d.stripAuth {
-			delete(hdr, hAuthorization)
-		}
-		// A delete is a statement with no slot: cheaper than checking first.
-		delete(hdr, HeaderSkipLastActivity)
-		delete(hdr, HeaderDisableCORS)
-		delete(hdr, HeaderDaytonaPreviewToken)
+		hdr[hConnection] = d.connection // see forward
 		u.Path = d.prefix + path
 		req.RequestURI = "" // see forward
 		h.serveNext(rw, req)
@@ -293,11 +284,9 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 		}
 	}
 	hdr := req.Header
-	// The runner header and its credential are the plugin's alone: every
-	// client copy goes (a forward overwrites them, other answers never
-	// reach a runner, but direct routing sets no runner header).
+	// The runner's credential is the plugin's alone: every client copy goes
+	// (a forward overwrites it; other answers never reach a runner).
 	delete(hdr, HeaderDaytonaAuthorization)
-	delete(hdr, h.runnerHeaderOrDefault)
 	var t *target
 	if v, ok := h.targets.Load(req.Host); ok {
 		t = v.(*target)
@@ -522,14 +511,14 @@ func serveBuildLogs(h *handler, rw http.ResponseWriter, req *http.Request, cr *c
 	auth, prefix, runner, ref := rh[HeaderRunnerKey], rh[HeaderPrefix], rh[HeaderRunner], rh[HeaderSnapshotRef]
 	if v := rh[HeaderDecision]; len(v) != 1 || v[0] != DecisionForward || resp.StatusCode != http.StatusOK ||
 		len(auth) != 1 || auth[0] == "" || len(prefix) != 1 || prefix[0] != BuildLogsPath ||
-		len(ref) != 1 || ref[0] == "" || len(runner) > 1 || h.setRunner && (len(runner) == 0 || runner[0] == "") {
+		len(ref) != 1 || ref[0] == "" || len(runner) > 1 || h.runners && (len(runner) == 0 || runner[0] == "") {
 		resolverAnswered(rw, req, resp)
 		return
 	}
 	resp.Body.Close()
 	d := &decision{runnerAuth: auth, prefix: "/snapshots", stripAuth: true}
-	if h.setRunner {
-		d.runner = runner
+	if h.runners {
+		d.connection = []string{RunnerToken + runner[0]}
 	}
 	q.Set("snapshotRef", ref[0])
 	req.URL.RawQuery = q.Encode()
@@ -539,26 +528,25 @@ func serveBuildLogs(h *handler, rw http.ResponseWriter, req *http.Request, cr *c
 // forward rewrites the request toward the runner and hands it to Traefik.
 func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision, path, rawPath string) {
 	hdr := req.Header
-	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
-	// In direct routing d.runner is nil: no value is sent.
-	hdr[h.runnerHeaderOrDefault] = d.runner
-	// The runner header is for Traefik's child routers alone. Named in the
-	// Connection header, it is hop-by-hop: Traefik's proxy drops it (and
-	// the Connection header) after routing, so it never reaches the runner,
-	// with no middleware to delete it. Traefik's entry point has already
-	// applied the client's own Connection header; what it left (Upgrade,
-	// for a WebSocket) stays.
-	long := false
-	if conn := hdr[hConnection]; conn == nil {
-		hdr[hConnection] = h.connection
-	} else {
-		long = upgrade(h, hdr, conn)
-	}
+	// Deletes first (see ServeHTTP); the skip flag after upgrade has read it.
 	if d.stripAuth {
 		delete(hdr, hAuthorization)
 	}
-	delete(hdr, HeaderSkipLastActivity)
 	delete(hdr, HeaderDisableCORS)
+	hdr[HeaderDaytonaAuthorization] = d.runnerAuth
+	// The runner is named for Traefik's child routers by a token in the
+	// Connection header (RunnerToken): hop-by-hop, Traefik's proxy drops it
+	// after routing, so it never reaches the runner, with no middleware to
+	// delete it. Traefik's entry point has already applied the client's own
+	// Connection header; what it left (Upgrade, for a WebSocket) stays. In
+	// direct routing d.connection is nil: no value is sent.
+	long := false
+	if conn := hdr[hConnection]; conn == nil {
+		hdr[hConnection] = d.connection
+	} else {
+		long = upgrade(h, hdr, conn, d)
+	}
+	delete(hdr, HeaderSkipLastActivity)
 	if path == "" {
 		path = "/"
 	}
@@ -579,12 +567,25 @@ func forward(h *handler, rw http.ResponseWriter, req *http.Request, d *decision,
 	h.serveNext(rw, req)
 }
 
-// upgrade adds the runner header to the Connection header of a request
+// upgrade adds the runner's token to the Connection header of a request
 // that has one (an upgrade), and reports whether the request stays open
 // with activity reports (serveOpen). A function of its own: under Yaegi
-// forward's frame would hold its slots on every request.
-func upgrade(h *handler, hdr http.Header, conn []string) bool {
-	hdr[hConnection] = append(conn, h.runnerHeaderOrDefault)
+// forward's frame would hold its slots on every request. The header is
+// rewritten a token a line, without any token that names a runner
+// (Traefik's entry point keeps a client's Connection tokens when its
+// forwardedHeaders.connection lists them): the child routers must see one
+// runner, the plugin's.
+func upgrade(h *handler, hdr http.Header, conn []string, d *decision) bool {
+	var kept []string
+	for _, line := range conn {
+		for _, tok := range strings.Split(line, ",") {
+			tok = strings.TrimSpace(tok)
+			if tok != "" && !strings.HasPrefix(strings.ToLower(tok), RunnerToken) {
+				kept = append(kept, tok)
+			}
+		}
+	}
+	hdr[hConnection] = append(kept, d.connection...)
 	return h.activityRepeat > 0 && !skipsActivity(hdr)
 }
 
@@ -709,11 +710,11 @@ func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decis
 		return nil
 	}
 	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth}
-	if h.setRunner {
+	if h.runners {
 		if runner == "" {
 			return nil
 		}
-		d.runner = []string{runner}
+		d.connection = []string{RunnerToken + runner}
 	}
 	return d
 }

@@ -3,12 +3,14 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,7 +163,6 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	h, s, _ := newTestHandler(t, f, nil)
 	rec := serve(h, "POST", "http://3000-demo.preview.test:8000/a%2Fb/c?x=1&y=%2F", map[string]string{
 		HeaderDaytonaAuthorization: "Bearer spoofed",
-		DefaultRunnerHeader:        "runner-other",
 		HeaderSkipLastActivity:     "true",
 	})
 	if rec.Code != http.StatusTeapot || !s.called {
@@ -176,11 +177,18 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	if got := s.header[HeaderDaytonaAuthorization]; len(got) != 1 || got[0] != "Bearer key-demo" {
 		t.Errorf("X-Daytona-Authorization %q", got)
 	}
-	if got := s.header[DefaultRunnerHeader]; len(got) != 1 || got[0] != "runner-demo" {
-		t.Errorf("runner header %q", got)
+	if got := s.header[hConnection]; len(got) != 1 || got[0] != RunnerToken+"runner-demo" {
+		t.Errorf("Connection %q, want the runner's token alone", got)
 	}
-	if s.header.Get(HeaderSkipLastActivity) != "" {
-		t.Error("X-Daytona-Skip-Last-Activity-Update reached the sandbox")
+	// The plugin adds two keys, no more: the runner key and the Connection
+	// header that names the runner (dropped by Traefik's proxy).
+	var keys []string
+	for k := range s.header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if got := strings.Join(keys, " "); got != hConnection+" "+HeaderDaytonaAuthorization {
+		t.Errorf("forwarded header keys %q", got)
 	}
 	c := f.last()
 	want := map[string]string{
@@ -195,32 +203,36 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	}
 }
 
-// The runner header is named in the Connection header, on a miss and on a
-// hit, so that Traefik's proxy drops it after routing; a WebSocket's
-// "Upgrade" stays.
-func TestRunnerHeaderIsHopByHop(t *testing.T) {
+// The runner is named by a token of its own line in the Connection header,
+// on a miss and on a hit, so that Traefik's child router matches it and
+// Traefik's proxy drops it after routing; a WebSocket's "Upgrade" stays,
+// and a client's token that names a runner (left by Traefik's entry point
+// only when configured to keep it) goes.
+func TestRunnerTokenIsHopByHop(t *testing.T) {
 	f := &fakeResolver{}
 	h, s, _ := newTestHandler(t, f, nil)
-	for _, conn := range []string{"", "Upgrade"} {
+	for _, tc := range []struct{ conn, want string }{
+		{"", "@"},
+		{"Upgrade", "Upgrade|@"},
+		{"X-Kept, Upgrade", "X-Kept|Upgrade|@"},
+		{"Previewgate-Runner-other,Upgrade", "Upgrade|@"},
+		{RunnerToken + "other", "@"},
+	} {
 		for _, pass := range []string{"miss", "hit"} {
 			hdr := map[string]string{}
-			if conn != "" {
-				hdr["Connection"], hdr["Upgrade"] = conn, "websocket"
+			if tc.conn != "" {
+				hdr["Connection"], hdr["Upgrade"] = tc.conn, "websocket"
 			}
-			id := "hop" + strings.ToLower(conn)
+			id := fmt.Sprintf("hop%d", len(tc.conn))
 			serve(h, "GET", "http://3000-"+id+".localhost/ws", hdr)
-			got := s.header["Connection"]
-			want := []string{DefaultRunnerHeader}
-			if conn != "" {
-				want = []string{conn, DefaultRunnerHeader}
-			}
-			if strings.Join(got, ",") != strings.Join(want, ",") || s.header.Get(DefaultRunnerHeader) != "runner-"+id {
-				t.Errorf("Connection %q on a %s: forwarded Connection %q, runner header %q; want %q", conn, pass, got, s.header.Get(DefaultRunnerHeader), want)
+			want := strings.Replace(tc.want, "@", RunnerToken+"runner-"+id, 1)
+			if got := strings.Join(s.header["Connection"], "|"); got != want {
+				t.Errorf("Connection %q on a %s: forwarded Connection %q, want %q", tc.conn, pass, got, want)
 			}
 		}
 	}
-	if n := f.count(); n != 2 {
-		t.Errorf("%d resolver calls, want 2 (one miss per host)", n)
+	if n := f.count(); n != 5 {
+		t.Errorf("%d resolver calls, want 5 (one miss per host)", n)
 	}
 }
 
@@ -561,13 +573,13 @@ func TestGatewayHost(t *testing.T) {
 	}
 }
 
-func TestDirectRoutingSetsNoRunnerHeader(t *testing.T) {
+func TestDirectRoutingNamesNoRunner(t *testing.T) {
 	f := &fakeResolver{}
 	h, s, _ := newTestHandler(t, f, func(c *Config) { c.Routing = RoutingDirect })
 	for i := 0; i < 2; i++ { // a miss, then a hit
-		serve(h, "GET", "http://3000-a.localhost/", map[string]string{DefaultRunnerHeader: "spoof"})
-		if !s.called || s.header.Get(DefaultRunnerHeader) != "" {
-			t.Fatalf("request %d: called %v, the runner header %q reached the sandbox", i, s.called, s.header.Get(DefaultRunnerHeader))
+		serve(h, "GET", "http://3000-a.localhost/", nil)
+		if !s.called || len(s.header[hConnection]) != 0 {
+			t.Fatalf("request %d: called %v, Connection %q", i, s.called, s.header[hConnection])
 		}
 		if s.header.Get(HeaderDaytonaAuthorization) != "Bearer key-a" {
 			t.Errorf("request %d: runner auth %q", i, s.header.Get(HeaderDaytonaAuthorization))
@@ -940,7 +952,7 @@ func TestDatagramDecisions(t *testing.T) {
 			t.Errorf("datagram lines\n%q\nwant\n%q", got[0], want)
 		}
 		if s.path != "/sandboxes/demo/toolbox/proxy/3000/p" || s.header.Get(HeaderDaytonaAuthorization) != "Bearer dg-key" ||
-			s.header.Get(DefaultRunnerHeader) != "r-dg" || s.header.Get("Authorization") != "Bearer utok" {
+			s.header.Get(hConnection) != RunnerToken+"r-dg" || s.header.Get("Authorization") != "Bearer utok" {
 			t.Errorf("forwarded %s with %v", s.path, s.header)
 		}
 	})

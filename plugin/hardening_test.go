@@ -204,7 +204,6 @@ func TestCachesArePerConfiguration(t *testing.T) {
 		"routing":     func(c *Config) { c.Routing = RoutingDirect },
 		"domains":     func(c *Config) { c.PreviewDomains = []string{"localhost", "preview.test"} },
 		"gateway":     func(c *Config) { c.GatewayHosts = []string{"gw.localhost"} },
-		"header":      func(c *Config) { c.RunnerHeader = "X-Other-Runner" },
 		"resolverURL": func(c *Config) { c.ResolverURL = "http://127.0.0.1:10" },
 	} {
 		if build(mod) == base {
@@ -290,7 +289,7 @@ func TestOpenWebSocketsReportActivity(t *testing.T) {
 		}
 		release <- struct{}{}
 		<-done
-		if conn := *connSeen; strings.Join(conn, ",") != "Upgrade,"+DefaultRunnerHeader {
+		if conn := *connSeen; strings.Join(conn, ",") != "Upgrade,"+RunnerToken+"runner-demo" {
 			t.Errorf("Connection %q", conn)
 		}
 	}

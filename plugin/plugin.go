@@ -29,8 +29,9 @@ const Version = "0.1.0"
 
 // Routing modes.
 const (
-	// RoutingRunners sets the runner header so that Traefik's per-runner
-	// child routers (multi-layer routing) pick the runner's service.
+	// RoutingRunners names the runner in the Connection header (RunnerToken)
+	// so that Traefik's per-runner child routers (multi-layer routing) pick
+	// the runner's service.
 	RoutingRunners = "runners"
 	// RoutingDirect forwards to the router's one fixed service.
 	RoutingDirect = "direct"
@@ -62,11 +63,10 @@ type Config struct {
 	ResolverSocket string `json:"resolverSocket,omitempty"`
 	// ResolverTimeout bounds one decision call. Default "3s".
 	ResolverTimeout string `json:"resolverTimeout,omitempty"`
-	// Routing is "runners" (default) or "direct".
+	// Routing is "runners" (default: a forwarded request's Connection
+	// header names its runner, RunnerToken + id, for Traefik's child
+	// routers) or "direct" (one runner, the parent router's service).
 	Routing string `json:"routing,omitempty"`
-	// RunnerHeader is the header the child routers match. Default
-	// "X-Previewgate-Runner".
-	RunnerHeader string `json:"runnerHeader,omitempty"`
 	// CacheSize bounds the decision cache (entries, shared by every router
 	// that uses this middleware). 0 turns the cache off. Default 10000.
 	CacheSize int `json:"cacheSize,omitempty"`
@@ -85,7 +85,6 @@ func CreateConfig() *Config {
 	return &Config{
 		ResolverTimeout: "3s",
 		Routing:         RoutingRunners,
-		RunnerHeader:    DefaultRunnerHeader,
 		CacheSize:       10000,
 		CacheMaxTTL:     "30s",
 		ActivityRepeat:  "50s",
@@ -163,10 +162,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 
 	switch config.Routing {
 	case RoutingRunners:
-		if config.RunnerHeader == "" || strings.Trim(config.RunnerHeader, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != "" {
-			bad("runnerHeader: %q is not a header name", config.RunnerHeader)
-		}
-		h.runnerHeader = http.CanonicalHeaderKey(config.RunnerHeader)
+		h.runners = true
 	case RoutingDirect:
 	default:
 		bad("routing: %q must be %q or %q", config.Routing, RoutingRunners, RoutingDirect)
@@ -192,12 +188,6 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 	// The longest preview domain first: with example.test and
 	// preview.example.test, 3000-x.preview.example.test is sandbox x.
 	sort.Slice(h.suffixes, func(i, j int) bool { return len(h.suffixes[i]) > len(h.suffixes[j]) })
-	h.setRunner = h.runnerHeader != ""
-	h.runnerHeaderOrDefault = h.runnerHeader
-	if !h.setRunner {
-		h.runnerHeaderOrDefault = DefaultRunnerHeader
-	}
-	h.connection = []string{h.runnerHeaderOrDefault}
 	h.activityRepeat = repeat
 	h.resolver = newResolverClient(strings.TrimRight(config.ResolverURL, "/"), secret, timeout)
 	if config.ResolverSocket != "" {
@@ -208,7 +198,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		// A cache per middleware name and everything a cached decision
 		// depends on: a changed configuration starts afresh rather than
 		// reuse decisions made for another routing or other hosts.
-		h.cache = sharedCache(strings.Join(append([]string{name, config.ResolverURL, config.Routing, h.runnerHeader,
+		h.cache = sharedCache(strings.Join(append([]string{name, config.ResolverURL, config.Routing,
 			strings.Join(h.suffixes, ",")}, sortedKeys(h.gateway)...), "\x00"), config.CacheSize)
 		h.maxTTL = int64(maxTTL)
 		h.hits = &h.cache.m

@@ -170,7 +170,7 @@ func benchDynamic(upstreamURL string) func(map[string]interface{}) {
 		middlewares["bench-nocache"] = ours("nocache.bench", decideSocket, true)
 		middlewares["bench-nocache-http"] = ours("nocachehttp.bench", "", true)
 		// The plugin as shipped for one runner (dynamic-direct.yml): no
-		// runner header, so no child router; the rewrite floor's routing.
+		// runner token, so no child router; the rewrite floor's routing.
 		middlewares["bench-direct"] = ours("direct.bench", decideSocket, false)
 		middlewares["bench-fauth"] = m{"forwardAuth": m{"address": resolverURL + "/v1/forward-auth"}}
 		middlewares["bench-fauth-runner"] = m{"headers": m{"customRequestHeaders": m{"X-Daytona-Authorization": "Bearer " + runnerKey}}}

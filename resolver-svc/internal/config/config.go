@@ -67,7 +67,6 @@ var Vars = []Var{
 	{"PREVIEWGATE_INTERNAL_ADDR", "127.0.0.1:8081", "decision, Traefik-configuration, metrics and health listener"},
 	{"PREVIEWGATE_PUBLIC_ADDR", ":8080", "public listener (health; the sign-in callback later)"},
 	{"PREVIEWGATE_ROUTING", RoutingRunners, "runners (per-runner child routers, registration gate) or direct (one fixed service)"},
-	{"PREVIEWGATE_RUNNER_HEADER", plugin.DefaultRunnerHeader, "the header the plugin sets to the runner id (routing runners)"},
 	{"PREVIEWGATE_PARENT_ROUTER", "previewgate@file", "the Traefik router that runs the plugin, parent of the runner routers (routing runners)"},
 	{"PREVIEWGATE_STATIC_RUNNERS", "", "runners known from the start: id=url,id=url"},
 	{"PREVIEWGATE_DIRECT_RUNNER", "", "routing direct: the id of the one runner the fixed service reaches; a sandbox on another runner gets 502 (its runner key is not sent); empty: not checked"},
@@ -197,13 +196,9 @@ func Load(environ []string, readFile func(string) ([]byte, error)) (*Config, err
 	switch c.Routing {
 	case RoutingRunners:
 		c.Runners = runners.Config{
-			Header:       l.str("PREVIEWGATE_RUNNER_HEADER"),
 			ParentRouter: l.str("PREVIEWGATE_PARENT_ROUTER"),
 			Static:       l.staticRunners("PREVIEWGATE_STATIC_RUNNERS"),
 			ApplyDelay:   l.duration("PREVIEWGATE_RUNNER_APPLY_DELAY", false),
-		}
-		if !runners.ValidHeader(c.Runners.Header) {
-			l.bad("PREVIEWGATE_RUNNER_HEADER", "must be a header name ([A-Za-z0-9-], at most 64 characters)")
 		}
 		if p := c.Runners.ParentRouter; p == "" || strings.ContainsAny(p, "`\"' \t") {
 			l.bad("PREVIEWGATE_PARENT_ROUTER", "must be a router name such as previewgate@file")

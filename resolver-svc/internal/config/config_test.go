@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 	if c.Server.InternalAddr != "127.0.0.1:8081" || c.Server.PublicAddr != ":8080" || c.Server.ForwardAuth {
 		t.Errorf("server %+v", c.Server)
 	}
-	if c.Routing != RoutingRunners || c.Runners.Header != "X-Previewgate-Runner" || c.Runners.ParentRouter != "previewgate@file" {
+	if c.Routing != RoutingRunners || c.Runners.ParentRouter != "previewgate@file" {
 		t.Errorf("routing %s %+v", c.Routing, c.Runners)
 	}
 	if c.Decide.DecisionTTL != 15*time.Second || c.Daytona.Timeout != 60*time.Second || string(c.CookieKey) != "super_secret_key" {

@@ -71,7 +71,7 @@ func newEnv(t testing.TB, opts ...option) *env {
 		t.Fatal(err)
 	}
 	codec, _ := authcookie.New([]byte(proxyKey))
-	reg, err := runners.New(runners.Config{Header: plugin.DefaultRunnerHeader, ParentRouter: "previewgate@file"})
+	reg, err := runners.New(runners.Config{ParentRouter: "previewgate@file"})
 	if err != nil {
 		t.Fatal(err)
 	}

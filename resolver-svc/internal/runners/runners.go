@@ -2,8 +2,9 @@
 // runner lookups, plus optional static ones) and renders them as a Traefik
 // dynamic configuration for Traefik's HTTP provider: per runner, a child
 // router of the previewgate router (multi-layer routing, parentRefs) that
-// matches the runner header the plugin sets, and a service whose server is
-// the runner's proxy URL.
+// matches the runner's token in the Connection header the plugin sets
+// (plugin.RunnerToken), and a service whose server is the runner's proxy
+// URL.
 //
 // Traefik learns a new runner only at its next poll, so the registry
 // remembers which runners it has served in a configuration body; Ready
@@ -33,9 +34,6 @@ var (
 
 // Config configures the registry.
 type Config struct {
-	// Header is the request header the plugin sets to the runner id
-	// (PREVIEWGATE_RUNNER_HEADER).
-	Header string
 	// ParentRouter is the fully qualified name of the router that runs the
 	// plugin, e.g. "previewgate@file" (PREVIEWGATE_PARENT_ROUTER).
 	ParentRouter string
@@ -50,9 +48,9 @@ type Config struct {
 
 // Registry is the set of known runners. It is safe for concurrent use.
 type Registry struct {
-	header, parent string
-	applyDelay     time.Duration
-	max            int
+	parent     string
+	applyDelay time.Duration
+	max        int
 
 	mu      sync.RWMutex
 	runners map[string]*entry
@@ -75,14 +73,10 @@ type servedAt struct {
 // New validates cfg and returns a registry holding the static runners.
 func New(cfg Config) (*Registry, error) {
 	var problems []error
-	if !ValidHeader(cfg.Header) {
-		problems = append(problems, fmt.Errorf("runners: %q is not a header name", cfg.Header))
-	}
 	if cfg.ParentRouter == "" || strings.ContainsAny(cfg.ParentRouter, "`\"' \t\r\n") {
 		problems = append(problems, fmt.Errorf("runners: parent router %q is not a router name", cfg.ParentRouter))
 	}
 	r := &Registry{
-		header:     cfg.Header,
 		parent:     cfg.ParentRouter,
 		applyDelay: cfg.ApplyDelay,
 		max:        cfg.MaxRunners,
@@ -117,11 +111,6 @@ func ValidID(id string) bool {
 		}
 	}
 	return true
-}
-
-// ValidHeader reports whether h is a plain header name.
-func ValidHeader(h string) bool {
-	return h != "" && len(h) <= 64 && strings.Trim(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == ""
 }
 
 // ValidURL reports whether u may be a Traefik server URL.

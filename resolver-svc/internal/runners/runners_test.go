@@ -15,7 +15,7 @@ import (
 
 func newRegistry(t *testing.T, mod ...func(*runners.Config)) *runners.Registry {
 	t.Helper()
-	cfg := runners.Config{Header: "X-Previewgate-Runner", ParentRouter: "previewgate@file"}
+	cfg := runners.Config{ParentRouter: "previewgate@file"}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -33,21 +33,21 @@ const golden = `{
         "parentRefs": [
           "previewgate@file"
         ],
-        "rule": "Header(` + "`X-Previewgate-Runner`, `0b7d-runner`" + `)",
+        "rule": "Header(` + "`Connection`, `previewgate-runner-0b7d-runner`" + `)",
         "service": "previewgate-runner-0b7d-runner"
       },
       "previewgate-runner-Static-1": {
         "parentRefs": [
           "previewgate@file"
         ],
-        "rule": "Header(` + "`X-Previewgate-Runner`, `Static-1`" + `)",
+        "rule": "Header(` + "`Connection`, `previewgate-runner-Static-1`" + `)",
         "service": "previewgate-runner-Static-1"
       },
       "previewgate-runner-a1": {
         "parentRefs": [
           "previewgate@file"
         ],
-        "rule": "Header(` + "`X-Previewgate-Runner`, `a1`" + `)",
+        "rule": "Header(` + "`Connection`, `previewgate-runner-a1`" + `)",
         "service": "previewgate-runner-a1"
       }
     },
@@ -167,14 +167,13 @@ func TestLearnRejectsUnroutable(t *testing.T) {
 
 func TestNewReportsEveryProblem(t *testing.T) {
 	_, err := runners.New(runners.Config{
-		Header:       "Bad Header",
 		ParentRouter: "",
 		Static:       map[string]string{"bad id": "http://x", "ok": "nope"},
 	})
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"header", "parent router", `"bad id"`, `"ok"`} {
+	for _, want := range []string{"parent router", `"bad id"`, `"ok"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
@@ -259,7 +258,7 @@ func TestConcurrent(t *testing.T) {
 }
 
 func BenchmarkReady(b *testing.B) {
-	r, _ := runners.New(runners.Config{Header: "X-R", ParentRouter: "p@file"})
+	r, _ := runners.New(runners.Config{ParentRouter: "p@file"})
 	_ = r.Learn("a", "http://a")
 	r.MarkServed(r.Render().Version)
 	b.ReportAllocs()

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+
+	"github.com/previewgate/previewgate/plugin"
 )
 
 // NamePrefix starts every router and service name in the rendered
-// configuration: previewgate-runner-<id>. The routers need no middleware to
-// delete the runner header before the runner: the plugin names it in the
-// Connection header, so Traefik's proxy drops it.
+// configuration: previewgate-runner-<id>. A router matches the runner's
+// token in the Connection header (plugin.RunnerToken + id); the routers
+// need no middleware to delete it before the runner: a Connection token is
+// hop-by-hop, so Traefik's proxy drops it.
 const NamePrefix = "previewgate-runner-"
 
 // The dynamic configuration, as Traefik's HTTP provider reads it. Struct
@@ -68,7 +71,7 @@ func (r *Registry) Render() Rendered {
 		name := NamePrefix + id
 		cfg.HTTP.Routers[name] = router{
 			ParentRefs: []string{r.parent},
-			Rule:       "Header(`" + r.header + "`, `" + id + "`)",
+			Rule:       "Header(`Connection`, `" + plugin.RunnerToken + id + "`)",
 			Service:    name,
 		}
 		cfg.HTTP.Services[name] = service{LoadBalancer: loadBalancer{

@@ -50,6 +50,7 @@ func run(ctx context.Context) error {
 	report := flag.String("report", "", "with -check: check this JSON report instead of measuring")
 	only := flag.String("only", "", "comma-separated scenarios for the throughput rounds (bare Traefik is always kept); set -cold, -ws, -sse and -sandboxes to 0 to skip those")
 	gogc := flag.String("gogc", bench.DefaultTraefikGOGC, "Traefik's GOGC (bare Traefik's too: one process); the default is Go's, as the gateway ships it")
+	instructions := flag.Int("instructions", 0, "instead of the whole run: count Traefik's instructions per request under valgrind's callgrind, this many sequential requests per scenario (-only limits them)")
 	profile := flag.String("profile", "", "instead of the whole run: load this scenario for -duration and write Traefik's CPU profile to -out/<scenario>.pprof")
 	flag.Parse()
 	if n, err := strconv.Atoi(*gogc); *gogc != "" && *gogc != "off" && (err != nil || n < 1) {
@@ -105,6 +106,14 @@ func run(ctx context.Context) error {
 	}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
+	}
+	if *instructions > 0 {
+		counts, err := bench.CountInstructions(ctx, opts, *instructions)
+		if err != nil {
+			return err
+		}
+		bench.WriteInstructions(os.Stdout, counts)
+		return nil
 	}
 	if *profile != "" {
 		path := filepath.Join(dir, *profile+".pprof")

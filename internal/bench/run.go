@@ -47,7 +47,13 @@ type Options struct {
 	// TraefikGOGC is Traefik's GOGC; empty is Go's default, 100 (set
 	// explicitly: a GOGC in the caller's environment does not leak in).
 	TraefikGOGC string
-	Log         io.Writer
+	// TraefikEnv, TraefikWrapper, TraefikWrapperTimeout and PollInterval
+	// go to stack.Options (CountInstructions sets them).
+	TraefikEnv            []string
+	PollInterval          string
+	TraefikWrapper        []string
+	TraefikWrapperTimeout time.Duration
+	Log                   io.Writer
 }
 
 // DefaultTraefikGOGC is the GOGC Traefik runs with unless told: Go's
@@ -105,7 +111,9 @@ func start(ctx context.Context, o Options) (*env, error) {
 		StaticRunners: true,
 		ResolverEnv:   []string{"PREVIEWGATE_FORWARD_AUTH=true", "LOG_LEVEL=warn"},
 		TraefikCPUs:   o.TraefikCPUs, OtherCPUs: o.OtherCPUs,
-		TraefikEnv:   []string{"GOGC=" + o.traefikGOGC()},
+		TraefikEnv:     append([]string{"GOGC=" + o.traefikGOGC()}, o.TraefikEnv...),
+		TraefikWrapper: o.TraefikWrapper, TraefikWrapperTimeout: o.TraefikWrapperTimeout,
+		PollInterval: o.PollInterval,
 		ExtraDynamic: benchDynamic(up.URL()),
 		ExtraStatic: func(st map[string]interface{}) {
 			// pprof on the loopback-only admin entry point (Profile).

@@ -91,9 +91,12 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if v, ok := h.hits.Load(key); ok {
+	// Not "if v, ok := Load(key); ok": Yaegi allocates anew every variable
+	// that a := of a call defines, each time; with "_" only v is, and the
+	// comma-ok assertion (false on a miss's nil) allocates nothing.
+	v, _ := h.hits.Load(key)
+	if d, ok := v.(*decision); ok {
 		// Expired decisions are removed by the cache's sweeper.
-		d := v.(*decision)
 		// An escaped path (RawPath), and a request with a Connection
 		// header (after Traefik's entry point, only an upgrade, a
 		// WebSocket, still has one) go to forwardHit; so does a path that

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,8 +40,9 @@ var ErrNoCallgrind = errors.New("bench: -instructions needs valgrind (apt-get in
 // Traefik's collector is off (GOGC=off): a collection marks the whole live
 // heap, so whether one falls among a scenario's requests would move its
 // count by several percent; the allocations say what the collector would
-// have to do. Unlike req/s on a shared VM these counts repeat, so two
-// builds compare side by side with one run each; they leave out the
+// have to do. Unlike req/s on a shared VM these counts repeat (two runs
+// of one build agree within 1-2 %), so two builds compare side by side
+// with a run or two each; they leave out the
 // kernel (syscalls, wake-ups), the memory system and the collector (and
 // what Traefik runs on timers, measured idle and taken out), so
 // they bound what req/s can show rather than predict it. Scenarios that
@@ -139,16 +141,11 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 		c.bytes = float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
 		return c, nil
 	}
-	var bare Scenario
-	for _, sc := range e.scs {
-		if sc.Name == ScBare {
-			bare = sc
-		}
-	}
+	bare, _ := e.scenario(ScBare)
 	bareBy := map[string]counted{} // bare Traefik's counts by request headers
 	var out []Instructions
 	for _, sc := range e.scs {
-		if sc.Direct || sc.Name == ScBare || len(o.Only) > 0 && !contains(o.Only, sc.Name) {
+		if sc.Direct || sc.Name == ScBare || len(o.Only) > 0 && !slices.Contains(o.Only, sc.Name) {
 			continue
 		}
 		// As in the req/s rounds, a scenario compares with bare Traefik
@@ -171,15 +168,6 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 			Allocs: v.allocs, Bytes: v.bytes, BareAllocs: bc.allocs})
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // memStats reads Traefik's runtime memory statistics from expvar

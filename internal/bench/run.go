@@ -90,6 +90,16 @@ func (e *env) headers(sc Scenario) []string {
 	return h
 }
 
+// scenario returns the scenario of that name.
+func (e *env) scenario(name string) (Scenario, bool) {
+	for _, sc := range e.scs {
+		if sc.Name == name {
+			return sc, true
+		}
+	}
+	return Scenario{}, false
+}
+
 func (e *env) close() {
 	e.s.Stop()
 	e.up.Close()
@@ -151,20 +161,15 @@ func Profile(ctx context.Context, o Options, scenario, out string) (int64, error
 		return 0, err
 	}
 	defer e.close()
-	var sc *Scenario
-	for i := range e.scs {
-		if e.scs[i].Name == scenario {
-			sc = &e.scs[i]
-		}
-	}
-	if sc == nil {
+	sc, ok := e.scenario(scenario)
+	if !ok {
 		return 0, fmt.Errorf("no scenario %q", scenario)
 	}
 	load := o.Load
 	load.Duration += 2 * time.Second
 	done := make(chan error, 1)
 	go func() {
-		_, err := RunWrk(ctx, load, e.url(*sc), e.headers(*sc))
+		_, err := RunWrk(ctx, load, e.url(sc), e.headers(sc))
 		done <- err
 	}()
 	time.Sleep(time.Second)
@@ -234,12 +239,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// request headers (a preview token, a cookie), so that the pair differs
 	// only by what the gateway does; a bare run after one scenario is the
 	// one before the next when their headers are the same.
-	var bareSc Scenario
-	for _, sc := range scs {
-		if sc.Name == ScBare {
-			bareSc = sc
-		}
-	}
+	bareSc, _ := e.scenario(ScBare)
 	results := map[string][]Result{}
 	one := func(round int, sc Scenario) (Result, error) {
 		res, err := RunWrk(ctx, o.Load, urlOf(sc), headersOf(sc))

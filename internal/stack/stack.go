@@ -57,7 +57,8 @@ type Options struct {
 	TraefikEnv []string
 	// TraefikWrapper, if set, is a command that runs Traefik: its binary
 	// and arguments are appended (the benchmark runs it under valgrind).
-	// Traefik's start then gets TraefikWrapperTimeout instead of a minute.
+	// Each of Traefik's start-up waits then gets TraefikWrapperTimeout
+	// (instead of a minute to start and half a minute to route).
 	TraefikWrapper        []string
 	TraefikWrapperTimeout time.Duration
 	// LogOut, if set, also receives every process's output, prefixed.
@@ -279,30 +280,30 @@ func start(ctx context.Context, o Options) (s *Stack, err error) {
 		traefikArgs = []string{"--configFile=" + staticPath}
 	}
 	traefikEnv = append(traefikEnv, o.TraefikEnv...)
-	traefikBin, traefikWait := o.Bins.Traefik, 60*time.Second
+	traefikBin, startWait, routeWait := o.Bins.Traefik, 60*time.Second, 30*time.Second
 	if len(o.TraefikWrapper) > 0 {
 		traefikArgs = append(append(append([]string(nil), o.TraefikWrapper[1:]...), traefikBin), traefikArgs...)
-		traefikBin, traefikWait = o.TraefikWrapper[0], o.TraefikWrapperTimeout
+		traefikBin, startWait, routeWait = o.TraefikWrapper[0], o.TraefikWrapperTimeout, o.TraefikWrapperTimeout
 	}
 	if s.traefik, err = startPinned(o.TraefikCPUs, "traefik", o.Dir, traefikEnv, o.LogOut, traefikBin, traefikArgs...); err != nil {
 		return s, err
 	}
-	if err = s.traefik.waitFor(ctx, traefikWait, "answering ping", httpOK("http://"+o.AdminAddr+"/ping")); err != nil {
+	if err = s.traefik.waitFor(ctx, startWait, "answering ping", httpOK("http://"+o.AdminAddr+"/ping")); err != nil {
 		return s, err
 	}
-	if err = s.traefik.waitFor(ctx, traefikWait, "running the plugin", s.gatewayHealthy); err != nil {
+	if err = s.traefik.waitFor(ctx, startWait, "running the plugin", s.gatewayHealthy); err != nil {
 		return s, err
 	}
 	if o.StaticRunners && !o.Direct {
 		for id := range s.Runners {
 			name := "previewgate-runner-" + id + "@http"
-			if err = s.traefik.waitFor(ctx, traefikWait, "routing to runner "+id, s.routerEnabled(name)); err != nil {
+			if err = s.traefik.waitFor(ctx, routeWait, "routing to runner "+id, s.routerEnabled(name)); err != nil {
 				return s, err
 			}
 		}
 		// The resolver counts a runner as routable a moment after Traefik
 		// fetched it; wait for the demo sandboxes to forward.
-		if err = s.traefik.waitFor(ctx, traefikWait, "forwarding to the demo sandbox", s.forwards("3000-demo-public.localhost")); err != nil {
+		if err = s.traefik.waitFor(ctx, routeWait, "forwarding to the demo sandbox", s.forwards("3000-demo-public.localhost")); err != nil {
 			return s, err
 		}
 	}

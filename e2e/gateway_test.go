@@ -160,7 +160,7 @@ func noRunnerToken(t *testing.T, e demoapp.Echo) {
 // client's Connection tokens, and the plugin sets its own.
 func TestSpoofedRunnerTokenAndRunnerAuthChangeNothing(t *testing.T) {
 	h := http.Header{
-		"Connection":              {plugin.RunnerToken + gw.RunnerID("r2")},
+		"Connection":              {plugin.RunnerConnectionToken(gw.RunnerID("r2")), plugin.RunnerToken + gw.RunnerID("r2")},
 		"X-Daytona-Authorization": {"Bearer r2-runner-key"},
 	}
 	e := echo(t, gw, gw.Host(3000, "demo-public"), "/echo", h)

@@ -49,7 +49,7 @@ func TestBuildLogsRoutes(t *testing.T) {
 		if s.path != BuildLogsPath || q.Get("follow") != "true" || len(q["snapshotRef"]) != 1 || q.Get("snapshotRef") != "reg/img:1" {
 			t.Errorf("%s: forwarded to %s", target, s.target)
 		}
-		if s.header.Get(HeaderDaytonaAuthorization) != "Bearer key-r1" || s.header.Get("Authorization") != "" || s.header.Get(hConnection) != RunnerToken+"r1" {
+		if s.header.Get(HeaderDaytonaAuthorization) != "Bearer key-r1" || s.header.Get("Authorization") != "" || s.header.Get(hConnection) != RunnerConnectionToken("r1") {
 			t.Errorf("%s: headers %v", target, s.header)
 		}
 		if f.count() != i+1 {

@@ -521,7 +521,7 @@ func serveBuildLogs(h *handler, rw http.ResponseWriter, req *http.Request, cr *c
 	resp.Body.Close()
 	d := &decision{runnerAuth: auth, prefix: "/snapshots", stripAuth: true}
 	if h.runners {
-		d.connection = []string{RunnerToken + runner[0]}
+		d.connection = []string{RunnerConnectionToken(runner[0])}
 	}
 	q.Set("snapshotRef", ref[0])
 	req.URL.RawQuery = q.Encode()
@@ -717,7 +717,7 @@ func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decis
 		if runner == "" {
 			return nil
 		}
-		d.connection = []string{RunnerToken + runner}
+		d.connection = []string{RunnerConnectionToken(runner)}
 	}
 	return d
 }

@@ -177,7 +177,7 @@ func TestForwardRewritesTowardTheRunner(t *testing.T) {
 	if got := s.header[HeaderDaytonaAuthorization]; len(got) != 1 || got[0] != "Bearer key-demo" {
 		t.Errorf("X-Daytona-Authorization %q", got)
 	}
-	if got := s.header[hConnection]; len(got) != 1 || got[0] != RunnerToken+"runner-demo" {
+	if got := s.header[hConnection]; len(got) != 1 || got[0] != RunnerConnectionToken("runner-demo") {
 		t.Errorf("Connection %q, want the runner's token alone", got)
 	}
 	// The plugin adds two keys, no more: the runner key and the Connection
@@ -225,7 +225,7 @@ func TestRunnerTokenIsHopByHop(t *testing.T) {
 			}
 			id := fmt.Sprintf("hop%d", len(tc.conn))
 			serve(h, "GET", "http://3000-"+id+".localhost/ws", hdr)
-			want := strings.Replace(tc.want, "@", RunnerToken+"runner-"+id, 1)
+			want := strings.Replace(tc.want, "@", RunnerConnectionToken("runner-"+id), 1)
 			if got := strings.Join(s.header["Connection"], "|"); got != want {
 				t.Errorf("Connection %q on a %s: forwarded Connection %q, want %q", tc.conn, pass, got, want)
 			}
@@ -233,6 +233,18 @@ func TestRunnerTokenIsHopByHop(t *testing.T) {
 	}
 	if n := f.count(); n != 5 {
 		t.Errorf("%d resolver calls, want 5 (one miss per host)", n)
+	}
+}
+
+// The token is RunnerToken + id in the canonical case of a header name, so
+// that Traefik's proxy, which canonicalises each Connection token to delete
+// the header it names, has nothing to copy; ids keep their characters.
+func TestRunnerConnectionTokenIsCanonical(t *testing.T) {
+	for _, id := range []string{"8c2f6a1e-0b7d-4a53-9d55-6b1f3f0f2a11", "Static-1", "r1", "a-B-c", "runner-demo"} {
+		tok := RunnerConnectionToken(id)
+		if tok != http.CanonicalHeaderKey(tok) || !strings.EqualFold(tok, RunnerToken+id) || !strings.HasPrefix(tok, "Previewgate-Runner-") {
+			t.Errorf("RunnerConnectionToken(%q) = %q", id, tok)
+		}
 	}
 }
 
@@ -952,7 +964,7 @@ func TestDatagramDecisions(t *testing.T) {
 			t.Errorf("datagram lines\n%q\nwant\n%q", got[0], want)
 		}
 		if s.path != "/sandboxes/demo/toolbox/proxy/3000/p" || s.header.Get(HeaderDaytonaAuthorization) != "Bearer dg-key" ||
-			s.header.Get(hConnection) != RunnerToken+"r-dg" || s.header.Get("Authorization") != "Bearer utok" {
+			s.header.Get(hConnection) != RunnerConnectionToken("r-dg") || s.header.Get("Authorization") != "Bearer utok" {
 			t.Errorf("forwarded %s with %v", s.path, s.header)
 		}
 	})

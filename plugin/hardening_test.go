@@ -289,7 +289,7 @@ func TestOpenWebSocketsReportActivity(t *testing.T) {
 		}
 		release <- struct{}{}
 		<-done
-		if conn := *connSeen; strings.Join(conn, ",") != "Upgrade,"+RunnerToken+"runner-demo" {
+		if conn := *connSeen; strings.Join(conn, ",") != "Upgrade,"+RunnerConnectionToken("runner-demo") {
 			t.Errorf("Connection %q", conn)
 		}
 	}

@@ -420,6 +420,7 @@ func (l *loader) staticRunners(name string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
+	folded := map[string]string{} // lower-case id -> id
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -436,8 +437,12 @@ func (l *loader) staticRunners(name string) map[string]string {
 			l.bad(name, fmt.Sprintf("runner %s: %q is not an http(s) URL without query or user info", id, redacted(u)))
 		case out[id] != "":
 			l.bad(name, fmt.Sprintf("runner %s is listed twice", id))
+		case folded[strings.ToLower(id)] != "":
+			// Traefik's child routers would not tell them apart (runners.ErrIDCase).
+			l.bad(name, fmt.Sprintf("runners %s and %s differ only in case", folded[strings.ToLower(id)], id))
 		default:
 			out[id] = u
+			folded[strings.ToLower(id)] = id
 		}
 	}
 	return out

@@ -123,8 +123,8 @@ func TestRedisAndStaticRunners(t *testing.T) {
 	if len(c.Runners.Static) != 2 || c.Runners.Static["r1"] != "http://10.0.0.1:3003" {
 		t.Errorf("static runners %v", c.Runners.Static)
 	}
-	_, err = Load(append(base(), "PREVIEWGATE_STATIC_RUNNERS=r1=http://a:1,bad id=http://b,r1=http://c,r3=ftp://x"), noFiles)
-	for _, want := range []string{`runner id "bad id"`, "runner r1 is listed twice", "runner r3"} {
+	_, err = Load(append(base(), "PREVIEWGATE_STATIC_RUNNERS=r1=http://a:1,bad id=http://b,r1=http://c,r3=ftp://x,R1=http://d"), noFiles)
+	for _, want := range []string{`runner id "bad id"`, "runner r1 is listed twice", "runner r3", "runners r1 and R1 differ only in case"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not mention %s: %v", want, err)
 		}

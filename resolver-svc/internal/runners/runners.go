@@ -30,6 +30,10 @@ var (
 	ErrBadID  = errors.New("runners: runner id must be 1-128 characters of [A-Za-z0-9-]")
 	ErrBadURL = errors.New("runners: runner URL must be an absolute http(s) URL without query, fragment or user info")
 	ErrFull   = errors.New("runners: too many runners")
+	// ErrIDCase: the child routers tell runners apart by a Connection
+	// token in the canonical case of a header name
+	// (plugin.RunnerConnectionToken), which two such ids would share.
+	ErrIDCase = errors.New("runners: runner id differs only in case from a known runner's")
 )
 
 // Config configures the registry.
@@ -54,7 +58,8 @@ type Registry struct {
 
 	mu      sync.RWMutex
 	runners map[string]*entry
-	version uint64 // bumped on every change
+	folded  map[string]string // lower-case id -> id
+	version uint64            // bumped on every change
 	served  []servedAt
 }
 
@@ -81,6 +86,7 @@ func New(cfg Config) (*Registry, error) {
 		applyDelay: cfg.ApplyDelay,
 		max:        cfg.MaxRunners,
 		runners:    map[string]*entry{},
+		folded:     map[string]string{},
 	}
 	if r.max <= 0 {
 		r.max = 10000
@@ -90,8 +96,15 @@ func New(cfg Config) (*Registry, error) {
 			problems = append(problems, fmt.Errorf("static runner %q: %w", id, err))
 			continue
 		}
+		if other, ok := r.folded[strings.ToLower(id)]; ok {
+			// Map order: name the two ids in a stable order.
+			a, b := min(id, other), max(id, other)
+			problems = append(problems, fmt.Errorf("static runners %q and %q: %w", a, b, ErrIDCase))
+			continue
+		}
 		r.version++
 		r.runners[id] = &entry{url: normalizeURL(u), version: r.version, static: true}
+		r.folded[strings.ToLower(id)] = id
 	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
@@ -155,9 +168,12 @@ func (r *Registry) Learn(id, u string) error {
 		}
 	} else if len(r.runners) >= r.max {
 		return ErrFull
+	} else if other, ok := r.folded[strings.ToLower(id)]; ok {
+		return fmt.Errorf("runner %q (known: %q): %w", id, other, ErrIDCase)
 	}
 	r.version++
 	r.runners[id] = &entry{url: u, version: r.version}
+	r.folded[strings.ToLower(id)] = id
 	return nil
 }
 

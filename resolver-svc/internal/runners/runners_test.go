@@ -33,21 +33,21 @@ const golden = `{
         "parentRefs": [
           "previewgate@file"
         ],
-        "rule": "Header(` + "`Connection`, `previewgate-runner-0b7d-runner`" + `)",
+        "rule": "Header(` + "`Connection`, `Previewgate-Runner-0b7d-Runner`" + `)",
         "service": "previewgate-runner-0b7d-runner"
       },
       "previewgate-runner-Static-1": {
         "parentRefs": [
           "previewgate@file"
         ],
-        "rule": "Header(` + "`Connection`, `previewgate-runner-Static-1`" + `)",
+        "rule": "Header(` + "`Connection`, `Previewgate-Runner-Static-1`" + `)",
         "service": "previewgate-runner-Static-1"
       },
       "previewgate-runner-a1": {
         "parentRefs": [
           "previewgate@file"
         ],
-        "rule": "Header(` + "`Connection`, `previewgate-runner-a1`" + `)",
+        "rule": "Header(` + "`Connection`, `Previewgate-Runner-A1`" + `)",
         "service": "previewgate-runner-a1"
       }
     },
@@ -162,6 +162,33 @@ func TestLearnRejectsUnroutable(t *testing.T) {
 	}
 	if !runners.ValidID("8c2f6a1e-0b7d-4a53-9d55-6b1f3f0f2a11") {
 		t.Fatal("a UUID is refused")
+	}
+}
+
+// The child routers match a runner's Connection token, which is in the
+// canonical case of a header name: ids that differ only in case would share
+// it, so the second is refused, learned or static.
+func TestIDsDifferingOnlyInCaseAreRefused(t *testing.T) {
+	r := newRegistry(t, func(c *runners.Config) { c.Static = map[string]string{"Static-1": "http://s1"} })
+	if err := r.Learn("0b7d-runner", "http://a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"0B7D-Runner", "static-1", "STATIC-1"} {
+		if err := r.Learn(id, "http://b"); !errors.Is(err, runners.ErrIDCase) {
+			t.Errorf("Learn(%q) = %v, want ErrIDCase", id, err)
+		}
+	}
+	// The same id again is no conflict.
+	if err := r.Learn("0b7d-runner", "http://a2"); err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 2 {
+		t.Fatalf("%d runners, want 2", r.Len())
+	}
+	_, err := runners.New(runners.Config{ParentRouter: "p@file",
+		Static: map[string]string{"Edge-1": "http://x", "edge-1": "http://y", "edge-2": "http://z"}})
+	if !errors.Is(err, runners.ErrIDCase) || !strings.Contains(err.Error(), `"Edge-1" and "edge-1"`) {
+		t.Fatalf("New = %v, want ErrIDCase naming both ids", err)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 // NamePrefix starts every router and service name in the rendered
 // configuration: previewgate-runner-<id>. A router matches the runner's
-// token in the Connection header (plugin.RunnerToken + id); the routers
+// token in the Connection header (plugin.RunnerConnectionToken); the routers
 // need no middleware to delete it before the runner: a Connection token is
 // hop-by-hop, so Traefik's proxy drops it.
 const NamePrefix = "previewgate-runner-"
@@ -71,7 +71,7 @@ func (r *Registry) Render() Rendered {
 		name := NamePrefix + id
 		cfg.HTTP.Routers[name] = router{
 			ParentRefs: []string{r.parent},
-			Rule:       "Header(`Connection`, `" + plugin.RunnerToken + id + "`)",
+			Rule:       "Header(`Connection`, `" + plugin.RunnerConnectionToken(id) + "`)",
 			Service:    name,
 		}
 		cfg.HTTP.Services[name] = service{LoadBalancer: loadBalancer{

@@ -101,12 +101,22 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		// header (after Traefik's entry point, only an upgrade, a
 		// WebSocket, still has one) go to forwardHit; so does a path that
 		// does not start with '/' (empty, or "*" in "GET * HTTP/1.1"): in
-		// byte order exactly those are < "/" or >= "0".
-		if u.RawPath != "" || hdr[hConnection] != nil {
+		// byte order exactly those are < "/" or >= "0". One if each, not
+		// ||: an || holds its value in a slot, and a call with no result
+		// has none.
+		if u.RawPath != "" {
 			forwardHit(h, rw, req, d)
 			return
 		}
-		if path < "/" || path >= "0" {
+		if hdr[hConnection] != nil {
+			forwardHit(h, rw, req, d)
+			return
+		}
+		if path < "/" {
+			forwardHit(h, rw, req, d)
+			return
+		}
+		if path >= "0" {
 			forwardHit(h, rw, req, d)
 			return
 		}

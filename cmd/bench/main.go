@@ -50,7 +50,7 @@ func run(ctx context.Context) error {
 	report := flag.String("report", "", "with -check: check this JSON report instead of measuring")
 	only := flag.String("only", "", "comma-separated scenarios for the throughput rounds (bare Traefik is always kept); set -cold, -ws, -sse and -sandboxes to 0 to skip those")
 	gogc := flag.String("gogc", bench.DefaultTraefikGOGC, "Traefik's GOGC (bare Traefik's too: one process); the default is Go's, as the gateway ships it")
-	instructions := flag.Int("instructions", 0, "instead of the whole run: count Traefik's instructions per request under valgrind's callgrind, this many sequential requests per scenario (-only limits them)")
+	instructions := flag.Int("instructions", 0, "instead of the whole run: count Traefik's instructions per request under valgrind's callgrind, this many sequential requests per scenario (-only limits them); each count's callgrind dump is kept in -out as callgrind.<scenario>.out")
 	profile := flag.String("profile", "", "instead of the whole run: load this scenario for -duration and write Traefik's CPU profile to -out/<scenario>.pprof")
 	flag.Parse()
 	if n, err := strconv.Atoi(*gogc); *gogc != "" && *gogc != "off" && (err != nil || n < 1) {
@@ -103,6 +103,9 @@ func run(ctx context.Context) error {
 		Load:         bench.Load{Threads: *threads, Connections: *conns, Duration: *duration, CPUs: otherCPUs},
 		ColdRequests: *cold, Sandboxes: *sandboxes, WSMessages: *ws, SSERequests: *sseN,
 		TraefikCPUs: traefikCPUs, OtherCPUs: otherCPUs, TraefikGOGC: *gogc, Log: os.Stderr,
+	}
+	if *instructions > 0 {
+		opts.DumpDir = dir // callgrind.<scenario>.out, for callgrind_annotate
 	}
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")

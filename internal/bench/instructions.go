@@ -85,9 +85,9 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 		}
 		return nil
 	}
-	dump := func() (int64, error) {
+	dump := func() (int64, string, error) {
 		if err := exec.CommandContext(ctx, control, "-d", strconv.Itoa(pid)).Run(); err != nil {
-			return 0, fmt.Errorf("callgrind_control -d: %w", err)
+			return 0, "", fmt.Errorf("callgrind_control -d: %w", err)
 		}
 		return newestTotal(dumps)
 	}
@@ -99,7 +99,7 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 		return nil, err
 	}
 	time.Sleep(idle)
-	idleTotal, err := dump()
+	idleTotal, _, err := dump()
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 		fmt.Fprintf(o.Log, "instructions: %.0f per second idle\n", idleRate)
 	}
 	type counted struct{ instr, allocs, bytes float64 }
-	count := func(sc Scenario) (counted, error) {
+	count := func(sc Scenario, label string) (counted, error) {
 		var c counted
 		if o.Log != nil {
 			fmt.Fprintf(o.Log, "instructions: %s %q, %d requests\n", sc.Name, sc.Headers, n)
@@ -127,9 +127,14 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 		if err := sequential(ctx, client, e.url(sc), e.headers(sc), n); err != nil {
 			return c, fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		total, err := dump()
+		total, file, err := dump()
 		if err != nil {
 			return c, fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		if o.DumpDir != "" {
+			if err := os.Rename(file, filepath.Join(o.DumpDir, "callgrind."+label+".out")); err != nil {
+				return c, err
+			}
 		}
 		total -= int64(idleRate * time.Since(began).Seconds())
 		after, err := memStats(client, e.s.Admin)
@@ -153,13 +158,17 @@ func CountInstructions(ctx context.Context, o Options, n int) ([]Instructions, e
 		b := bareWith(bare, sc)
 		hk := strings.Join(b.Headers, "\n")
 		if _, ok := bareBy[hk]; !ok {
-			v, err := count(b)
+			label := ScBare
+			if len(b.Headers) != len(bare.Headers) {
+				label += "." + sc.Name
+			}
+			v, err := count(b, label)
 			if err != nil {
 				return nil, err
 			}
 			bareBy[hk] = v
 		}
-		v, err := count(sc)
+		v, err := count(sc, sc.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -209,11 +218,12 @@ func sequential(ctx context.Context, client *http.Client, url string, headers []
 }
 
 // newestTotal reads the instruction total of the newest callgrind dump
-// whose name starts with base ("totals:" or "summary:" line).
-func newestTotal(base string) (int64, error) {
+// whose name starts with base ("totals:" or "summary:" line), and names
+// that dump.
+func newestTotal(base string) (int64, string, error) {
 	matches, err := filepath.Glob(base + "*")
 	if err != nil || len(matches) == 0 {
-		return 0, fmt.Errorf("no callgrind dump at %s*", base)
+		return 0, "", fmt.Errorf("no callgrind dump at %s*", base)
 	}
 	newest, newestTime := "", time.Time{}
 	for _, m := range matches {
@@ -223,7 +233,7 @@ func newestTotal(base string) (int64, error) {
 	}
 	f, err := os.Open(newest)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -234,15 +244,16 @@ func newestTotal(base string) (int64, error) {
 			if v, ok := strings.CutPrefix(line, p); ok {
 				fields := strings.Fields(v)
 				if len(fields) > 0 {
-					return strconv.ParseInt(fields[0], 10, 64)
+					total, err := strconv.ParseInt(fields[0], 10, 64)
+					return total, newest, err
 				}
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return 0, fmt.Errorf("%s: no totals line", newest)
+	return 0, "", fmt.Errorf("%s: no totals line", newest)
 }
 
 // WriteInstructions prints the counts, each with bare Traefik's for the

@@ -28,16 +28,16 @@ func TestNewestTotalReadsTheLatestDump(t *testing.T) {
 			}
 		}
 	}
-	if got, err := newestTotal(base); err != nil || got != 2222 {
-		t.Fatalf("newestTotal = %d, %v; want 2222", got, err)
+	if got, file, err := newestTotal(base); err != nil || got != 2222 || file != filepath.Join(dir, "callgrind.out.2") {
+		t.Fatalf("newestTotal = %d, %q, %v; want 2222 from callgrind.out.2", got, file, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "callgrind.out.3"), []byte("events: Ir\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newestTotal(base); err == nil || !strings.Contains(err.Error(), "no totals") {
+	if _, _, err := newestTotal(base); err == nil || !strings.Contains(err.Error(), "no totals") {
 		t.Errorf("a dump without totals: %v", err)
 	}
-	if _, err := newestTotal(filepath.Join(dir, "none")); err == nil {
+	if _, _, err := newestTotal(filepath.Join(dir, "none")); err == nil {
 		t.Error("no dump at all: no error")
 	}
 }

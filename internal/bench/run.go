@@ -53,7 +53,12 @@ type Options struct {
 	PollInterval          string
 	TraefikWrapper        []string
 	TraefikWrapperTimeout time.Duration
-	Log                   io.Writer
+	// DumpDir, if set, keeps CountInstructions' callgrind dumps there, one
+	// per count: callgrind.<scenario>.out, and bare Traefik's as
+	// callgrind.traefik-bare.<scenario>.out when it sends that scenario's
+	// headers (callgrind_annotate reads them).
+	DumpDir string
+	Log     io.Writer
 }
 
 // DefaultTraefikGOGC is the GOGC Traefik runs with unless told: Go's

@@ -18,7 +18,10 @@ import (
 type dgramClient struct {
 	addr    *net.UnixAddr
 	timeout time.Duration
-	conns   sync.Pool // idle *dgramConn: one decision in flight per socket
+	// conns holds the idle *dgramConn (one decision in flight per
+	// socket); a pointer: under Yaegi a selector of a struct-typed field
+	// allocates a zero struct of that type in every frame that uses it.
+	conns *sync.Pool
 }
 
 type dgramConn struct {
@@ -34,7 +37,7 @@ var (
 )
 
 func newDgramClient(socket string, timeout time.Duration) *dgramClient {
-	return &dgramClient{addr: &net.UnixAddr{Name: socket, Net: "unixgram"}, timeout: timeout}
+	return &dgramClient{addr: &net.UnixAddr{Name: socket, Net: "unixgram"}, timeout: timeout, conns: &sync.Pool{}}
 }
 
 func dialDgram(d *dgramClient) (*dgramConn, error) {

@@ -38,8 +38,10 @@ type handler struct {
 	// activityRepeat: how often an open WebSocket reports activity.
 	activityRepeat time.Duration
 	// targets remembers parseHost's answer per Host header (at most
-	// MaxTargets); gatewayTarget is the one for gateway hosts.
-	targets       sync.Map
+	// MaxTargets); gatewayTarget is the one for gateway hosts. A pointer:
+	// under Yaegi a selector of a struct-typed field allocates a zero value
+	// of that struct in the frame of every call of the function using it.
+	targets       *sync.Map
 	ntargets      int64
 	gatewayTarget *target
 }
@@ -308,7 +310,16 @@ func serveMiss(h *handler, rw http.ResponseWriter, req *http.Request, key string
 			"bad request: invalid preview host: expected {port}-{sandboxId}.{previewDomain} with a port from 1 to 65535")
 		return
 	}
-	if t.gateway || hdr[HeaderDaytonaPreviewToken] != nil || hdr[hCookie] != nil {
+	// One if each, not ||: an || holds its value in a slot.
+	if t.gateway {
+		serveMissWith(h, rw, req, key, cr, t)
+		return
+	}
+	if hdr[HeaderDaytonaPreviewToken] != nil {
+		serveMissWith(h, rw, req, key, cr, t)
+		return
+	}
+	if hdr[hCookie] != nil {
 		serveMissWith(h, rw, req, key, cr, t)
 		return
 	}
@@ -719,7 +730,16 @@ func askHTTP(h *handler, rw http.ResponseWriter, req *http.Request, t *target, c
 // with "/sandboxes/" are those from "/sandboxes/" up to "/sandboxes0",
 // '0' being the byte after '/': two comparisons, no call.)
 func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decision {
-	if auth == "" || prefix < "/sandboxes/" || prefix >= "/sandboxes0" || strings.HasSuffix(prefix, "/") {
+	if auth == "" {
+		return nil
+	}
+	if prefix < "/sandboxes/" {
+		return nil
+	}
+	if prefix >= "/sandboxes0" {
+		return nil
+	}
+	if strings.HasSuffix(prefix, "/") {
 		return nil
 	}
 	d := &decision{runnerAuth: []string{auth}, prefix: prefix, stripAuth: stripAuth}
@@ -727,7 +747,9 @@ func newDecision(h *handler, auth, prefix, runner string, stripAuth bool) *decis
 		if runner == "" {
 			return nil
 		}
-		d.connection = []string{RunnerConnectionToken(runner)}
+		// RunnerConnectionToken, inlined: with the cache off this runs
+		// for every request, and an interpreted call allocates a frame.
+		d.connection = []string{http.CanonicalHeaderKey(RunnerToken + runner)}
 	}
 	return d
 }

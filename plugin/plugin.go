@@ -111,6 +111,7 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 		serveNext: next.ServeHTTP,
 		name:      name,
 		gateway:   map[string]bool{},
+		targets:   &sync.Map{},
 	}
 
 	if len(config.PreviewDomains) == 0 {

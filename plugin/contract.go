@@ -1,7 +1,7 @@
 package plugin
 
 import (
-	"net/textproto"
+	"net/http"
 	"strings"
 )
 
@@ -172,7 +172,7 @@ const (
 // Ids that differ only in case share a token: the resolver's registry
 // refuses the second of them.
 func RunnerConnectionToken(id string) string {
-	return textproto.CanonicalMIMEHeaderKey(RunnerToken + id)
+	return http.CanonicalHeaderKey(RunnerToken + id) // newDecision has this line inline
 }
 
 // Daytona's wire names (apps/proxy v0.190.0).

@@ -420,7 +420,7 @@ func (l *loader) staticRunners(name string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	folded := map[string]string{} // lower-case id -> id
+	tokens := map[string]string{} // plugin.RunnerConnectionToken(id) -> id
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -428,6 +428,7 @@ func (l *loader) staticRunners(name string) map[string]string {
 		}
 		id, u, ok := strings.Cut(item, "=")
 		id, u = strings.TrimSpace(id), strings.TrimSpace(u)
+		tok := plugin.RunnerConnectionToken(id)
 		switch {
 		case !ok:
 			l.bad(name, fmt.Sprintf("%q is not id=url", redacted(item)))
@@ -437,12 +438,12 @@ func (l *loader) staticRunners(name string) map[string]string {
 			l.bad(name, fmt.Sprintf("runner %s: %q is not an http(s) URL without query or user info", id, redacted(u)))
 		case out[id] != "":
 			l.bad(name, fmt.Sprintf("runner %s is listed twice", id))
-		case folded[strings.ToLower(id)] != "":
+		case tokens[tok] != "":
 			// Traefik's child routers would not tell them apart (runners.ErrIDCase).
-			l.bad(name, fmt.Sprintf("runners %s and %s differ only in case", folded[strings.ToLower(id)], id))
+			l.bad(name, fmt.Sprintf("runners %s and %s differ only in case", tokens[tok], id))
 		default:
 			out[id] = u
-			folded[strings.ToLower(id)] = id
+			tokens[tok] = id
 		}
 	}
 	return out

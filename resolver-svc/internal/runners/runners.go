@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/previewgate/previewgate/plugin"
 	"github.com/previewgate/previewgate/resolver-svc/internal/decide"
 )
 
@@ -58,7 +59,7 @@ type Registry struct {
 
 	mu      sync.RWMutex
 	runners map[string]*entry
-	folded  map[string]string // lower-case id -> id
+	tokens  map[string]string // plugin.RunnerConnectionToken(id) -> id
 	version uint64            // bumped on every change
 	served  []servedAt
 }
@@ -86,7 +87,7 @@ func New(cfg Config) (*Registry, error) {
 		applyDelay: cfg.ApplyDelay,
 		max:        cfg.MaxRunners,
 		runners:    map[string]*entry{},
-		folded:     map[string]string{},
+		tokens:     map[string]string{},
 	}
 	if r.max <= 0 {
 		r.max = 10000
@@ -96,7 +97,8 @@ func New(cfg Config) (*Registry, error) {
 			problems = append(problems, fmt.Errorf("static runner %q: %w", id, err))
 			continue
 		}
-		if other, ok := r.folded[strings.ToLower(id)]; ok {
+		tok := plugin.RunnerConnectionToken(id)
+		if other, ok := r.tokens[tok]; ok {
 			// Map order: name the two ids in a stable order.
 			a, b := min(id, other), max(id, other)
 			problems = append(problems, fmt.Errorf("static runners %q and %q: %w", a, b, ErrIDCase))
@@ -104,7 +106,7 @@ func New(cfg Config) (*Registry, error) {
 		}
 		r.version++
 		r.runners[id] = &entry{url: normalizeURL(u), version: r.version, static: true}
-		r.folded[strings.ToLower(id)] = id
+		r.tokens[tok] = id
 	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
@@ -160,6 +162,7 @@ func (r *Registry) Learn(id, u string) error {
 		return nil
 	}
 
+	tok := plugin.RunnerConnectionToken(id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e, ok := r.runners[id]; ok {
@@ -168,12 +171,12 @@ func (r *Registry) Learn(id, u string) error {
 		}
 	} else if len(r.runners) >= r.max {
 		return ErrFull
-	} else if other, ok := r.folded[strings.ToLower(id)]; ok {
+	} else if other, ok := r.tokens[tok]; ok {
 		return fmt.Errorf("runner %q (known: %q): %w", id, other, ErrIDCase)
 	}
 	r.version++
 	r.runners[id] = &entry{url: u, version: r.version}
-	r.folded[strings.ToLower(id)] = id
+	r.tokens[tok] = id
 	return nil
 }
 
